@@ -1,0 +1,13 @@
+import { definePipeline } from '../src/core/define.ts';
+import { sqlInsert } from '../src/sinks/sql-insert.ts';
+import { demoTickets } from '../src/sources/demo-tickets.ts';
+
+export default definePipeline({
+  name: 'seed-tickets',
+  description: 'Generates demo tickets into the database (creates the tickets table if needed)',
+  params: {},
+  source: demoTickets(),
+  transforms: [],
+  sink: sqlInsert({ table: 'tickets' }),
+  createsDatabase: true,
+});

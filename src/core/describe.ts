@@ -1,0 +1,52 @@
+import type { Pipeline } from './define.ts';
+import { describeExpected, type ParamSpec } from './params.ts';
+
+export interface ParamDescription {
+  readonly name: string;
+  readonly type: ParamSpec['type'];
+  readonly description: string;
+  readonly expected: string;
+  readonly default?: string | number | boolean;
+  readonly values?: readonly string[];
+  readonly min?: number;
+  readonly max?: number;
+}
+
+export interface PipelineDescription {
+  readonly name: string;
+  readonly description: string;
+  readonly source: string;
+  readonly transforms: readonly string[];
+  readonly sink: string;
+  /** File extension and content type, for pipelines that produce a file. */
+  readonly output?: { readonly extension: string; readonly contentType: string; readonly defaultPath: string };
+  readonly requireRows: boolean;
+  readonly params: readonly ParamDescription[];
+}
+
+export function defaultOutputPath(pipeline: Pipeline): string | undefined {
+  return pipeline.sink.type === 'encoder' ? `out/${pipeline.name}.${pipeline.sink.format.extension}` : undefined;
+}
+
+/** The pipeline as plain data: what `sluice describe`, `--help` and `GET /api/pipelines` show. */
+export function describePipeline(pipeline: Pipeline): PipelineDescription {
+  const { sink } = pipeline;
+  return {
+    name: pipeline.name,
+    description: pipeline.description,
+    source: `${pipeline.source.kind}: ${pipeline.source.summary}`,
+    transforms: pipeline.transforms.map((t) => `${t.kind}: ${t.summary}`),
+    sink: `${sink.kind}: ${sink.summary}`,
+    output: sink.type === 'encoder' ? { ...sink.format, defaultPath: defaultOutputPath(pipeline)! } : undefined,
+    requireRows: pipeline.requireRows !== undefined,
+    params: Object.entries(pipeline.allParams).map(([name, spec]) => ({
+      name,
+      type: spec.type,
+      description: spec.description,
+      expected: describeExpected(spec),
+      ...(spec.default !== undefined ? { default: spec.default } : {}),
+      ...(spec.type === 'enum' ? { values: spec.values } : {}),
+      ...(spec.type === 'integer' ? { min: spec.min, max: spec.max } : {}),
+    })),
+  };
+}

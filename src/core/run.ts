@@ -1,0 +1,168 @@
+import { type Readable, Transform, type Writable } from 'node:stream';
+import { pipeline as pipe } from 'node:stream/promises';
+import chain, { none } from 'stream-chain';
+import type { Logger } from 'pino';
+import type { Database } from '../db/database.ts';
+import { openDatabase } from '../db/open.ts';
+import type { Pipeline } from './define.ts';
+import { SluiceError, toSluiceError } from './errors.ts';
+import { silentLogger } from './logger.ts';
+import { RunMetrics, type RunSummary } from './metrics.ts';
+import type { Output } from './output.ts';
+import { parseParams } from './params.ts';
+import { reportProgress } from './progress.ts';
+import type { Batch, BatchFn, Columns, StageContext } from './types.ts';
+
+export interface RunOptions {
+  /** Raw parameter values (strings from a CLI or query string, or typed values); validated here. */
+  readonly params?: Readonly<Record<string, unknown>>;
+  /** A database URL (opened and closed by the run) or an open database (left open). */
+  readonly database: string | Database;
+  /** Required by pipelines whose sink is an encoder. */
+  readonly output?: Output;
+  readonly signal?: AbortSignal;
+  readonly logger?: Logger;
+  /** A terminal gets a progress bar; otherwise progress is logged every 10,000 rows. */
+  readonly progressTty?: NodeJS.WriteStream;
+  /** Called once the run has passed validation and pre-checks, just before output opens. */
+  readonly onStart?: (info: { readonly expectedRows: number | undefined }) => void;
+}
+
+export interface RunResult extends RunSummary {
+  readonly status: 'succeeded';
+}
+
+function meter(onBatch: (rows: number) => void): Transform {
+  return new Transform({
+    objectMode: true,
+    highWaterMark: 1,
+    transform(batch: Batch, _encoding, callback) {
+      onBatch(batch.length);
+      callback(null, batch);
+    },
+  });
+}
+
+function byteMeter(onBytes: (bytes: number) => void): Transform {
+  return new Transform({
+    transform(chunk: Buffer, _encoding, callback) {
+      onBytes(chunk.length);
+      callback(null, chunk);
+    },
+  });
+}
+
+/** Joins the transform functions into one stream; each counts the rows it passes on. */
+function transformChain(fns: readonly BatchFn[], metrics: RunMetrics): Readable & Writable {
+  const metered = fns.map((fn, i) => (batch: Batch) => {
+    const out = fn(batch);
+    metrics.recordBatch(i + 1, out.length);
+    return out.length > 0 ? out : none;
+  });
+  return chain(metered, { writableObjectMode: true, readableObjectMode: true }) as unknown as Readable & Writable;
+}
+
+class Run {
+  readonly metrics: RunMetrics;
+  readonly logger: Logger;
+  #database: Database | undefined;
+  #ownsDatabase = false;
+
+  constructor(
+    readonly pipeline: Pipeline,
+    readonly options: RunOptions,
+  ) {
+    this.metrics = new RunMetrics(pipeline.name);
+    this.logger = (options.logger ?? silentLogger).child({ pipeline: pipeline.name });
+  }
+
+  async database(): Promise<Database> {
+    if (!this.#database) {
+      const given = this.options.database;
+      this.#ownsDatabase = typeof given === 'string';
+      this.#database = typeof given === 'string' ? openDatabase(given, { create: this.pipeline.createsDatabase }) : given;
+    }
+    return this.#database;
+  }
+
+  async close(): Promise<void> {
+    if (this.#ownsDatabase) await this.#database?.close();
+  }
+
+  context(signal: AbortSignal): StageContext {
+    const params = parseParams(this.pipeline.allParams, this.options.params ?? {});
+    return {
+      pipeline: this.pipeline.name,
+      params,
+      batchSize: params.batchSize as number,
+      signal,
+      logger: this.logger,
+      metrics: this.metrics,
+      database: () => this.database(),
+    };
+  }
+
+  async precheck(ctx: StageContext): Promise<void> {
+    await this.pipeline.preflight?.(ctx);
+    if (!this.pipeline.requireRows) return;
+    const count = await this.pipeline.source.count!(ctx);
+    this.metrics.expectedRows = count;
+    if (count === 0) throw new SluiceError('NO_ROWS', this.pipeline.requireRows.message);
+  }
+
+  async stages(ctx: StageContext): Promise<Array<Readable | Writable>> {
+    const { source, transforms, sink } = this.pipeline;
+    let columns: Columns = source.columns;
+    this.metrics.stage(source.kind);
+    const fns = transforms.map((t) => {
+      const fn = t.open(ctx, columns);
+      columns = t.columns?.(columns) ?? columns;
+      this.metrics.stage(t.kind);
+      return fn;
+    });
+    this.metrics.stage(sink.kind);
+    const head: Array<Readable | Writable> = [await source.open(ctx), meter((rows) => this.metrics.recordBatch(0, rows))];
+    if (fns.length > 0) head.push(transformChain(fns, this.metrics));
+    if (sink.type === 'writer') return [...head, await sink.open(ctx, columns)];
+    if (!this.options.output) throw new SluiceError('INVALID_DEFINITION', `Pipeline "${this.pipeline.name}" writes ${sink.format.extension}: the run needs an output.`);
+    const outputs = this.options.output.open();
+    const destination = outputs.pop()!;
+    const counted = byteMeter((bytes) => (this.metrics.bytesWritten += bytes));
+    return [...head, sink.open(ctx, columns), ...outputs, counted, destination];
+  }
+}
+
+/**
+ * Runs one pipeline: validates parameters, runs the pre-checks (before any output exists),
+ * joins source, transforms and sink with `stream.pipeline` and the abort signal, and returns
+ * the run's metrics. On failure the error is a SluiceError carrying the metrics in `summary`.
+ */
+export async function runPipeline(pipeline: Pipeline, options: RunOptions): Promise<RunResult> {
+  const run = new Run(pipeline, options);
+  const signal = options.signal ?? new AbortController().signal;
+  const output = options.output?.description;
+  let stopProgress = () => {};
+  try {
+    const ctx = run.context(signal);
+    signal.throwIfAborted();
+    await run.precheck(ctx);
+    signal.throwIfAborted();
+    options.onStart?.({ expectedRows: run.metrics.expectedRows });
+    stopProgress = reportProgress(run.metrics, run.logger, options.progressTty);
+    run.metrics.startSampling();
+    run.logger.debug({ params: ctx.params, output }, 'run started');
+    await pipe(await run.stages(ctx), { signal });
+    run.metrics.stop();
+    return { ...run.metrics.summary('succeeded', { output }), status: 'succeeded' };
+  } catch (error) {
+    run.metrics.stop();
+    const failure = toSluiceError(signal.aborted && !(error instanceof SluiceError) ? signal.reason ?? error : error);
+    const failed = failure.code === 'ABORTED' ? new SluiceError('ABORTED', 'The run was aborted; no output was kept.', { cause: failure }) : failure;
+    const status = failed.code === 'ABORTED' ? 'aborted' : 'failed';
+    failed.summary = run.metrics.summary(status, { output, error: { code: failed.code, message: failed.message } });
+    throw failed;
+  } finally {
+    stopProgress();
+    await run.close();
+  }
+}

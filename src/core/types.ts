@@ -1,0 +1,103 @@
+import type { Readable, Transform, Writable } from 'node:stream';
+import type { Logger } from 'pino';
+import type { Database } from '../db/database.ts';
+import type { ParamSpecs, ParamValues } from './params.ts';
+import type { RunMetrics } from './metrics.ts';
+
+/** Logical column types: they decide formatting (CSV escaping, XLSX cell types), not storage. */
+export type ColumnType = 'integer' | 'text' | 'timestamp';
+
+export interface Column {
+  readonly name: string;
+  readonly type: ColumnType;
+}
+export type Columns = readonly Column[];
+
+/**
+ * A row is an array in column order. Timestamps travel as canonical ISO-8601 UTC text
+ * (`2026-01-01T00:00:07.000Z`), so every database yields the same values.
+ */
+export type Value = string | number | bigint | null;
+export type Row = Value[];
+/** Stages pass batches: a chunk per row would cost about a microsecond per row per stage. */
+export type Batch = Row[];
+
+/** What every component sees while a run builds its stages. */
+export interface StageContext {
+  readonly pipeline: string;
+  readonly params: ParamValues;
+  readonly batchSize: number;
+  readonly signal: AbortSignal;
+  readonly logger: Logger;
+  readonly metrics: RunMetrics;
+  /** The run's database, opened on first use and closed by the run. */
+  database(): Promise<Database>;
+}
+
+interface ComponentSpec {
+  /** A stable kind such as `source.sql` or `sink.csv`, shown by `sluice describe`. */
+  readonly kind: string;
+  /** One line for `sluice describe`. */
+  readonly summary: string;
+  /** Parameters the component contributes to every pipeline that uses it. */
+  readonly params?: ParamSpecs;
+}
+
+export interface SourceSpec extends ComponentSpec {
+  readonly columns: Columns;
+  /**
+   * Counts the rows the source will yield (honouring limits). Used by `requireRows` before any
+   * output is opened, and as the total for progress ETA.
+   */
+  count?(ctx: StageContext): Promise<number>;
+  open(ctx: StageContext): Promise<Readable> | Readable;
+}
+
+/**
+ * A transform is a pure function of one batch; the run wraps the chain of them into a single
+ * stream (stream-chain), so transforms are tested without streams. Returning an empty batch
+ * drops it.
+ */
+export type BatchFn = (batch: Batch) => Batch;
+
+export interface TransformSpec extends ComponentSpec {
+  /** The columns after this transform; omitted when the transform keeps them. */
+  columns?(input: Columns): Columns;
+  open(ctx: StageContext, input: Columns): BatchFn;
+}
+
+/** Where an encoder's bytes go, as chosen by the front end (file, stdout, HTTP response). */
+export interface OutputFormat {
+  readonly extension: string;
+  readonly contentType: string;
+}
+
+/** A sink that turns batches into bytes; the run sends them to an output. */
+export interface EncoderSinkSpec extends ComponentSpec {
+  readonly type: 'encoder';
+  readonly format: OutputFormat;
+  open(ctx: StageContext, columns: Columns): Transform;
+}
+
+/** A sink that consumes batches itself, e.g. writing them to a database. */
+export interface WriterSinkSpec extends ComponentSpec {
+  readonly type: 'writer';
+  open(ctx: StageContext, columns: Columns): Promise<Writable> | Writable;
+}
+
+export type SinkSpec = EncoderSinkSpec | WriterSinkSpec;
+
+export interface PipelineDefinition {
+  readonly name: string;
+  readonly description: string;
+  readonly params: ParamSpecs;
+  readonly source: SourceSpec;
+  readonly transforms: readonly TransformSpec[];
+  readonly sink: SinkSpec;
+  /** Refuse to run (and create no output) when the source has no rows; the message names what is missing. */
+  readonly requireRows?: { readonly message: string };
+  /** Open a SQLite database even if its file does not exist yet (seeding). */
+  readonly createsDatabase?: boolean;
+  /** Checks that run after parameter validation and before any output is opened. */
+  readonly preflight?: (ctx: StageContext) => Promise<void>;
+}

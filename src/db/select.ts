@@ -1,0 +1,115 @@
+import type { Column, Columns, Value } from '../core/types.ts';
+import type { ParamValues } from '../core/params.ts';
+import { type Dialect, type SqlQuery, placeholder } from './database.ts';
+
+/** Declarative filters: each is applied only when its parameter has a value. */
+export type Filter =
+  | { readonly op: 'equals'; readonly param: string; readonly column: string }
+  /** Inclusive date range bounds on a timestamp column (the parameter is a YYYY-MM-DD date, UTC). */
+  | { readonly op: 'onOrAfterDate' | 'onOrBeforeDate'; readonly param: string; readonly column: string }
+  /** Case-insensitive substring match on any of the columns. */
+  | { readonly op: 'contains'; readonly param: string; readonly columns: readonly string[] };
+
+export interface SelectSpec {
+  readonly table: string;
+  readonly columns: Columns;
+  readonly orderBy: string;
+  readonly filters?: readonly Filter[];
+  /** Name of the parameter that caps the row count exactly. */
+  readonly limitParam?: string;
+}
+
+export function quoteIdent(name: string): string {
+  return `"${name.replaceAll('"', '""')}"`;
+}
+
+/**
+ * Timestamps leave the database as canonical ISO text on both engines. SQLite stores that text
+ * already; the CASE only normalises rows written by other tools as `YYYY-MM-DD HH:MM:SS`.
+ */
+function selectExpression(dialect: Dialect, column: Column): string {
+  const name = quoteIdent(column.name);
+  if (column.type !== 'timestamp') return name;
+  if (dialect === 'postgres') return `to_char(${name} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS ${name}`;
+  return `CASE WHEN length(${name}) = 24 THEN ${name} ELSE strftime('%Y-%m-%dT%H:%M:%fZ', ${name}) END AS ${name}`;
+}
+
+function nextDay(date: string): string {
+  const d = new Date(`${date}T00:00:00.000Z`);
+  d.setUTCDate(d.getUTCDate() + 1);
+  return d.toISOString();
+}
+
+class Where {
+  readonly clauses: string[] = [];
+  readonly values: Value[] = [];
+  constructor(readonly dialect: Dialect) {}
+
+  bind(value: Value): string {
+    this.values.push(value);
+    return placeholder(this.dialect, this.values.length);
+  }
+
+  /** A bound timestamp, cast where the engine compares real timestamps. */
+  bindTimestamp(iso: string): string {
+    const mark = this.bind(iso);
+    return this.dialect === 'postgres' ? `${mark}::timestamptz` : mark;
+  }
+
+  lower(column: string): string {
+    return this.dialect === 'postgres' ? `lower(${quoteIdent(column)})` : `sluice_lower(${quoteIdent(column)})`;
+  }
+
+  add(filter: Filter, value: string | number | boolean): void {
+    switch (filter.op) {
+      case 'equals':
+        this.clauses.push(`${quoteIdent(filter.column)} = ${this.bind(String(value))}`);
+        return;
+      case 'onOrAfterDate':
+        this.clauses.push(`${quoteIdent(filter.column)} >= ${this.bindTimestamp(`${value}T00:00:00.000Z`)}`);
+        return;
+      case 'onOrBeforeDate':
+        this.clauses.push(`${quoteIdent(filter.column)} < ${this.bindTimestamp(nextDay(String(value)))}`);
+        return;
+      case 'contains': {
+        const needle = this.bind(String(value).toLowerCase());
+        const fn = this.dialect === 'postgres' ? 'strpos' : 'instr';
+        this.clauses.push(`(${filter.columns.map((c) => `${fn}(${this.lower(c)}, ${needle}) > 0`).join(' OR ')})`);
+        return;
+      }
+    }
+  }
+
+  toSql(): string {
+    return this.clauses.length ? ` WHERE ${this.clauses.join(' AND ')}` : '';
+  }
+}
+
+function whereFor(dialect: Dialect, spec: SelectSpec, params: ParamValues): Where {
+  const where = new Where(dialect);
+  for (const filter of spec.filters ?? []) {
+    const value = params[filter.param];
+    if (value !== undefined && value !== '') where.add(filter, value);
+  }
+  return where;
+}
+
+function limitFor(where: Where, spec: SelectSpec, params: ParamValues): string {
+  const limit = spec.limitParam ? params[spec.limitParam] : undefined;
+  return typeof limit === 'number' ? ` LIMIT ${where.bind(limit)}` : '';
+}
+
+/** The export query: bound parameters only, never values spliced into SQL. */
+export function buildSelect(dialect: Dialect, spec: SelectSpec, params: ParamValues): SqlQuery {
+  const where = whereFor(dialect, spec, params);
+  const list = spec.columns.map((c) => selectExpression(dialect, c)).join(', ');
+  const text = `SELECT ${list} FROM ${quoteIdent(spec.table)}${where.toSql()} ORDER BY ${quoteIdent(spec.orderBy)}`;
+  return { text: text + limitFor(where, spec, params), values: where.values };
+}
+
+/** Counts what `buildSelect` would return, limit included. */
+export function buildCount(dialect: Dialect, spec: SelectSpec, params: ParamValues): SqlQuery {
+  const where = whereFor(dialect, spec, params);
+  const inner = `SELECT 1 FROM ${quoteIdent(spec.table)}${where.toSql()}${limitFor(where, spec, params)}`;
+  return { text: `SELECT count(*) FROM (${inner}) AS matching`, values: where.values };
+}

@@ -1,0 +1,39 @@
+import { SluiceError } from '../core/errors.ts';
+
+export const DEFAULT_DATABASE_URL = 'sqlite:data/raffle.db';
+
+export type DatabaseLocation =
+  | { readonly dialect: 'sqlite'; readonly path: string; readonly label: string }
+  | { readonly dialect: 'postgres'; readonly connectionString: string; readonly label: string };
+
+/** `--db` wins over `DATABASE_URL`, which wins over the embedded default. */
+export function resolveDatabaseUrl(flag?: string, env: NodeJS.ProcessEnv = process.env): string {
+  return flag || env.DATABASE_URL || DEFAULT_DATABASE_URL;
+}
+
+/** The URL without its password, safe for logs and error messages. */
+export function redactUrl(url: string): string {
+  try {
+    const parsed = new URL(url);
+    if (parsed.password) parsed.password = '***';
+    return parsed.toString();
+  } catch {
+    return url;
+  }
+}
+
+export function parseDatabaseUrl(url: string): DatabaseLocation {
+  if (/^postgres(ql)?:\/\//i.test(url)) {
+    return { dialect: 'postgres', connectionString: url, label: redactUrl(url) };
+  }
+  if (url.startsWith('sqlite:')) {
+    const path = url.slice('sqlite:'.length).replace(/^\/\/(?=\/)/, '');
+    if (path) return { dialect: 'sqlite', path, label: `sqlite:${path}` };
+  } else if (/\.(db|sqlite3?)$/i.test(url) && !url.includes('://')) {
+    return { dialect: 'sqlite', path: url, label: `sqlite:${url}` };
+  }
+  throw new SluiceError(
+    'INVALID_DATABASE_URL',
+    `Cannot use database "${redactUrl(url)}": expected sqlite:path/to/file.db, a path ending in .db, or postgres://user@host:port/database.`,
+  );
+}

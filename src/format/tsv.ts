@@ -1,0 +1,38 @@
+import type { Batch, Columns, Value } from '../core/types.ts';
+
+const SPECIAL = /[\t\n\r\\]/;
+const SPECIAL_ALL = /[\t\n\r\\]/g;
+const ESCAPES: Record<string, string> = { '\t': '\\t', '\n': '\\n', '\r': '\\r', '\\': '\\\\' };
+
+/**
+ * PostgreSQL text-format escaping: tab, LF, CR and backslash become `\t`, `\n`, `\r`, `\\`, so
+ * every record is exactly one line. NULL is an empty field.
+ */
+export function tsvField(value: Value): string {
+  if (value === null || value === undefined) return '';
+  if (typeof value !== 'string') return String(value);
+  return SPECIAL.test(value) ? value.replace(SPECIAL_ALL, (c) => ESCAPES[c]!) : value;
+}
+
+export function tsvHeader(columns: Columns): string {
+  return columns.map((c) => tsvField(c.name)).join('\t') + '\n';
+}
+
+export function encodeTsvBatch(batch: Batch, width: number): string {
+  let out = '';
+  for (const row of batch) {
+    for (let i = 0; i < width; i++) {
+      if (i > 0) out += '\t';
+      out += tsvField(row[i] ?? null);
+    }
+    out += '\n';
+  }
+  return out;
+}
+
+/** One value per line (the first column), escaped as in TSV so a value can never split a line. */
+export function encodeLinesBatch(batch: Batch): string {
+  let out = '';
+  for (const row of batch) out += tsvField(row[0] ?? null) + '\n';
+  return out;
+}

@@ -1,0 +1,27 @@
+import type { EncoderSinkSpec } from '../core/types.ts';
+import { csvHeader, encodeCsvBatch } from '../format/csv.ts';
+import { encoderStream } from './encoder-stream.ts';
+
+export interface CsvSinkConfig {
+  readonly header?: boolean;
+}
+
+/** RFC 4180 CSV (CRLF, quotes only where needed), formula-escaped by default. */
+export function csvSink(config: CsvSinkConfig = {}): EncoderSinkSpec {
+  const header = config.header ?? true;
+  return {
+    kind: 'sink.csv',
+    type: 'encoder',
+    summary: `CSV (RFC 4180, UTF-8${header ? ', header row' : ''})`,
+    format: { extension: 'csv', contentType: 'text/csv; charset=utf-8' },
+    params: {
+      bom: { type: 'boolean', default: false, description: 'Start the file with a UTF-8 byte order mark (helps Excel detect UTF-8)' },
+      escapeFormulas: { type: 'boolean', default: true, description: "Prefix formula-looking text cells with ' so spreadsheets show them as text" },
+    },
+    open(ctx, columns) {
+      const options = { escapeFormulas: ctx.params.escapeFormulas !== false };
+      const preamble = (ctx.params.bom === true ? '\uFEFF' : '') + (header ? csvHeader(columns, options) : '');
+      return encoderStream(preamble, (batch) => encodeCsvBatch(batch, columns, options));
+    },
+  };
+}
