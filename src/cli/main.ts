@@ -72,8 +72,19 @@ function buildCli(args: string[], pipelines: ReadonlyMap<string, Pipeline>, setE
     });
 }
 
+/** yargs reads a lone `-` as a positional; `--out -` means stdout. */
+function normalizeArgs(args: readonly string[]): string[] {
+  const normalized: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    if (args[i] === '--out' && args[i + 1] === '-') normalized.push('--out=-'), i++;
+    else normalized.push(args[i]!);
+  }
+  return normalized;
+}
+
 /** The CLI entry point: returns the process exit code. Errors print as one line on stderr. */
-export async function main(args: string[]): Promise<number> {
+export async function main(rawArgs: string[]): Promise<number> {
+  const args = normalizeArgs(rawArgs);
   let exitCode = 0;
   try {
     const pipelines = await loadPipelines();

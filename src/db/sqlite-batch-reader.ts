@@ -38,6 +38,13 @@ export class SqliteBatchReader extends Readable {
   }
 
   override _read(): void {
+    // better-sqlite3 is synchronous: yielding to the event loop between batches keeps timers,
+    // signals and other requests (an HTTP server's /healthz) responsive during a long export.
+    setImmediate(() => this.#readBatch());
+  }
+
+  #readBatch(): void {
+    if (this.destroyed) return;
     const rows = this.#rows!;
     const batch: Row[] = [];
     try {
