@@ -82,7 +82,7 @@ function isRealDate(text: string): boolean {
 /** Converts one raw value (a string from argv or a query string, or a typed value from config). */
 export function parseParam(name: string, spec: ParamSpec, raw: unknown): ParamValue {
   if (raw === undefined || raw === null || raw === '') return spec.default;
-  if (Array.isArray(raw)) throw invalid(name, `a single ${describeExpected(spec)}`, raw);
+  if (Array.isArray(raw)) throw invalid(name, `a single value (${describeExpected(spec)})`, raw);
   switch (spec.type) {
     case 'integer': {
       const n = typeof raw === 'number' ? raw : typeof raw === 'string' && /^[+-]?\d+$/.test(raw.trim()) ? Number(raw) : NaN;

@@ -13,6 +13,11 @@ export interface StreamOptions {
   readonly batchSize: number;
 }
 
+/** A stream of `Row[]` batches that learns its column names as the query starts returning. */
+export interface BatchStream extends Readable {
+  readonly columnNames: readonly string[] | undefined;
+}
+
 /** Rows to write: `key` names the column that identifies a row for updates. */
 export interface WriteTarget {
   readonly table: string;
@@ -28,7 +33,7 @@ export interface Database {
   /** The URL without credentials. */
   readonly label: string;
   /** A Readable of `Row[]` batches, rows as arrays in select-list order. */
-  streamBatches(query: SqlQuery, options: StreamOptions): Readable;
+  streamBatches(query: SqlQuery, options: StreamOptions): BatchStream;
   /** A small query answered in full (counts, pre-flight checks). */
   query(query: SqlQuery): Promise<Row[]>;
   /** Runs a script of statements (DDL). */

@@ -32,6 +32,8 @@ export class PostgresCursorReader extends Readable {
   #client: pg.PoolClient | undefined;
   #cursor: Cursor<Row> | undefined;
   #fetching = false;
+  /** The result's column names, known with the first batch. */
+  columnNames: string[] | undefined;
   #finished = false;
   readonly #onClientError = (error: Error) => {
     // pg-cursor never calls back when the backend dies mid-fetch; the client's error is the only signal.
@@ -62,13 +64,14 @@ export class PostgresCursorReader extends Readable {
     if (this.#fetching || this.#finished) return;
     this.#fetching = true;
     const batchSize = this.#options.batchSize;
-    this.#cursor!.read(batchSize, (error, rows) => {
+    this.#cursor!.read(batchSize, (error, rows, result) => {
       this.#fetching = false;
       if (this.destroyed) return;
       if (error) {
         this.destroy(translateDbError(error, this.#options.label));
         return;
       }
+      this.columnNames ??= result?.fields.map((f) => f.name);
       if (rows.length < batchSize) this.#finished = true;
       if (rows.length > 0) this.push(rows);
       if (this.#finished) this.push(null);

@@ -72,9 +72,9 @@ class Where {
         this.clauses.push(`${quoteIdent(filter.column)} < ${this.bindTimestamp(nextDay(String(value)))}`);
         return;
       case 'contains': {
-        const needle = this.bind(String(value).toLowerCase());
+        const needle = String(value).toLowerCase();
         const fn = this.dialect === 'postgres' ? 'strpos' : 'instr';
-        this.clauses.push(`(${filter.columns.map((c) => `${fn}(${this.lower(c)}, ${needle}) > 0`).join(' OR ')})`);
+        this.clauses.push(`(${filter.columns.map((c) => `${fn}(${this.lower(c)}, ${this.bind(needle)}) > 0`).join(' OR ')})`);
         return;
       }
     }

@@ -16,6 +16,8 @@ export class SqliteBatchReader extends Readable {
   readonly #batchSize: number;
   readonly #label: string;
   #connection: BetterSqlite3.Database | undefined;
+  /** The result's column names, known once the statement is prepared. */
+  columnNames: string[] | undefined;
   #rows: IterableIterator<unknown[]> | undefined;
 
   constructor(openConnection: () => BetterSqlite3.Database, query: SqlQuery, batchSize: number, label: string) {
@@ -30,6 +32,7 @@ export class SqliteBatchReader extends Readable {
     try {
       this.#connection = this.#openConnection();
       const statement = this.#connection.prepare(this.#query.text).raw(true);
+      this.columnNames = statement.columns().map((c) => c.name);
       this.#rows = statement.iterate(...this.#query.values) as IterableIterator<unknown[]>;
       callback();
     } catch (error) {

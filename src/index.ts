@@ -1,0 +1,25 @@
+// Public API: define pipelines, run them, and the building blocks they are made of.
+export { definePipeline, type Pipeline } from './core/define.ts';
+export { runPipeline, type RunOptions, type RunResult } from './core/run.ts';
+export { SluiceError, ERROR_CODES, type ErrorCode, isSluiceError } from './core/errors.ts';
+export { parseParams, type ParamSpec, type ParamSpecs, type ParamValues } from './core/params.ts';
+export { describePipeline, type PipelineDescription } from './core/describe.ts';
+export { getPipeline, loadPipelines } from './core/registry.ts';
+export type { RunSummary, StageSummary } from './core/metrics.ts';
+export type { Output } from './core/output.ts';
+export type * from './core/types.ts';
+export { createLogger } from './core/logger.ts';
+export { openDatabase } from './db/open.ts';
+export type { Database, SqlQuery } from './db/database.ts';
+export { openAppDatabase, processBatches, streamRows, type AppDatabase, type RowObject } from './db/helpers.ts';
+export { initTicketsTable, TICKET_COLUMNS } from './db/tickets.ts';
+export { sqlSelect } from './sources/sql-select.ts';
+export { demoTickets } from './sources/demo-tickets.ts';
+export { filterRows } from './transforms/filter-rows.ts';
+export { mapRows } from './transforms/map-rows.ts';
+export { selectColumns } from './transforms/select-columns.ts';
+export { csvSink } from './sinks/csv.ts';
+export { tsvSink } from './sinks/tsv.ts';
+export { txtSink } from './sinks/txt.ts';
+export { sqlInsert } from './sinks/sql-insert.ts';
+export { fileOutput, stdoutOutput, outputForPath } from './sinks/file-output.ts';
