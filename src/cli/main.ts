@@ -8,6 +8,7 @@ import { demoCommand } from './commands/demo.ts';
 import { describeText } from './commands/describe.ts';
 import { listText } from './commands/list.ts';
 import { runCommand } from './commands/run.ts';
+import { serveCommand } from './commands/serve.ts';
 import { paramOptions, paramValues } from './param-options.ts';
 
 /** The pipeline named after `run`, so that `run <pipeline> --help` can list its parameters. */
@@ -60,7 +61,23 @@ function buildCli(args: string[], pipelines: ReadonlyMap<string, Pipeline>, setE
       (y) => y.options({ rows: { type: 'number', default: 100_000, describe: 'Tickets to seed' }, db: DB_OPTION }),
       async (argv) => setExit(await demoCommand({ rows: argv.rows, db: argv.db, pipelines })),
     )
-    .demandCommand(1, 'Name a command: list, describe, run, db init, demo.')
+    .command(
+      'serve',
+      'Serve the admin export endpoints over HTTP (token from $ADMIN_TOKEN, else generated and printed)',
+      (y) =>
+        y.options({
+          port: { type: 'number', default: 3000, describe: 'Port to listen on (0: any free port)' },
+          host: { type: 'string', default: '127.0.0.1', describe: 'Address to listen on' },
+          db: DB_OPTION,
+          'max-concurrent': { type: 'number', default: 4, describe: 'Exports running at once; more get 503 with Retry-After' },
+          'log-level': { choices: LOG_LEVELS, default: 'info' as LogLevel, describe: 'Log level (logs go to stderr)' },
+        }),
+      async (argv) => {
+        const logger = createLogger(argv.logLevel as LogLevel);
+        setExit(await serveCommand({ port: argv.port, host: argv.host, db: argv.db, maxConcurrent: argv.maxConcurrent, logger }));
+      },
+    )
+    .demandCommand(1, 'Name a command: list, describe, run, serve, db init, demo.')
     .strict()
     .recommendCommands()
     .help()

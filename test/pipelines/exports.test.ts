@@ -109,11 +109,10 @@ describe.each(databases)('exports from %s', (dialect, url) => {
   });
 
   it('requireRows refuses before creating any file', async () => {
-    const before = readdirSync(dir.path);
     const error = await exportTo('export-csv', url(), dir.file(`${dialect}-none.csv`), { status: 'available', category: 'student' }).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(SluiceError);
     expect(error).toMatchObject({ code: 'NO_ROWS', exitCode: 3, message: 'No tickets found' });
-    expect(readdirSync(dir.path)).toEqual(before);
+    expect(readdirSync(dir.path).filter((f) => f.startsWith(`${dialect}-none`))).toEqual([]);
   });
 });
 

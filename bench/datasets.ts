@@ -1,0 +1,169 @@
+import { spawnSync } from 'node:child_process';
+import { copyFileSync, existsSync, mkdirSync, renameSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import pg from 'pg';
+import { adminUrl } from '../test/support/postgres.ts';
+
+export type Engine = 'sqlite' | 'pg';
+
+/** A seeded tickets table: `legacy` ones have 6-7 digit barcodes, for the 8-digit migration. */
+export interface DatasetKey {
+  readonly engine: Engine;
+  readonly rows: number;
+  readonly legacy: boolean;
+}
+
+export const DATA_DIR = 'bench/.data';
+
+export function datasetId(key: DatasetKey): string {
+  return `${key.engine}:${key.rows}${key.legacy ? ':legacy' : ''}`;
+}
+
+export function sqlitePath(rows: number, legacy: boolean): string {
+  return join(DATA_DIR, `tickets${legacy ? '-legacy' : ''}-${rows}.db`);
+}
+
+export function pgName(rows: number, legacy: boolean): string {
+  return `sluice_bench${legacy ? '_legacy' : ''}_${rows}`;
+}
+
+export function pgUrl(database: string): string {
+  const url = new URL(adminUrl());
+  url.pathname = `/${database}`;
+  return url.toString();
+}
+
+export function seedCommand(url: string, rows: number, legacy: boolean): string[] {
+  const argv = ['node', 'bin/sluice.mjs', 'run', 'seed-tickets', '--db', url, '--count', String(rows), '--reset', '--log-level', 'warn'];
+  return legacy ? [...argv, '--legacy-barcodes'] : argv;
+}
+
+function seed(url: string, rows: number, legacy: boolean): void {
+  const [cmd, ...args] = seedCommand(url, rows, legacy);
+  const result = spawnSync(cmd!, args, { stdio: ['ignore', 'ignore', 'inherit'] });
+  if (result.status !== 0) throw new Error(`Seeding ${url} with ${rows} tickets failed (exit ${result.status}).`);
+}
+
+export async function withAdmin<T>(database: string | undefined, fn: (client: pg.Client) => Promise<T>): Promise<T> {
+  const client = new pg.Client({ connectionString: database ? pgUrl(database) : adminUrl(), connectionTimeoutMillis: 3000 });
+  await client.connect();
+  try {
+    return await fn(client);
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+}
+
+/** PostgreSQL server version, or undefined when it does not answer. */
+export async function postgresVersion(): Promise<string | undefined> {
+  try {
+    return await withAdmin(undefined, async (c) => String((await c.query('SHOW server_version')).rows[0].server_version));
+  } catch {
+    return undefined;
+  }
+}
+
+/** A cached data set counts only if it holds exactly ids 1..rows, with legacy barcodes where asked. */
+function complete(count: number, maxId: number, short: number, key: DatasetKey): boolean {
+  return count === key.rows && maxId === key.rows && (!key.legacy || short === key.rows);
+}
+
+const CHECK_SQL = 'SELECT count(*) AS n, coalesce(max(id), 0) AS max_id, sum(CASE WHEN length(barcode) < 8 THEN 1 ELSE 0 END) AS short FROM tickets';
+
+function sqliteComplete(path: string, key: DatasetKey): boolean {
+  if (!existsSync(path)) return false;
+  try {
+    const db = new Database(path, { readonly: true, fileMustExist: true });
+    try {
+      const row = db.prepare(CHECK_SQL).get() as { n: number; max_id: number; short: number | null };
+      return complete(row.n, row.max_id, row.short ?? 0, key);
+    } finally {
+      db.close();
+    }
+  } catch {
+    return false;
+  }
+}
+
+/** Seeds under a temporary name and renames, so an interrupted seed is never taken for a cached data set. */
+function ensureSqlite(key: DatasetKey): string {
+  const path = sqlitePath(key.rows, key.legacy);
+  if (sqliteComplete(path, key)) return path;
+  mkdirSync(DATA_DIR, { recursive: true });
+  const part = `${path}.${process.pid}.part`;
+  process.stderr.write(`bench: seeding ${path} with ${key.rows.toLocaleString('en-US')} tickets...\n`);
+  try {
+    seed(`sqlite:${part}`, key.rows, key.legacy);
+    renameSync(part, path);
+  } finally {
+    for (const suffix of ['', '-wal', '-shm']) rmSync(part + suffix, { force: true });
+  }
+  return path;
+}
+
+async function pgComplete(name: string, key: DatasetKey): Promise<boolean> {
+  const exists = await withAdmin(undefined, async (c) => (await c.query('SELECT 1 FROM pg_database WHERE datname = $1', [name])).rowCount === 1);
+  if (!exists) return false;
+  try {
+    return await withAdmin(name, async (c) => {
+      const row = (await c.query(CHECK_SQL)).rows[0];
+      return complete(Number(row.n), Number(row.max_id), Number(row.short ?? 0), key);
+    });
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Seeds a database of a temporary name, vacuums it (so no measured run pays for hint bits or
+ * stale statistics) and renames it into place.
+ */
+async function ensurePostgres(key: DatasetKey): Promise<string> {
+  const name = pgName(key.rows, key.legacy);
+  if (await pgComplete(name, key)) return name;
+  const part = `${name}_part_${process.pid}`;
+  process.stderr.write(`bench: seeding PostgreSQL database ${name} with ${key.rows.toLocaleString('en-US')} tickets...\n`);
+  await withAdmin(undefined, async (c) => {
+    await c.query(`DROP DATABASE IF EXISTS ${part} WITH (FORCE)`);
+    await c.query(`CREATE DATABASE ${part}`);
+  });
+  try {
+    seed(pgUrl(part), key.rows, key.legacy);
+    await withAdmin(part, (c) => c.query('VACUUM (ANALYZE) tickets'));
+    await withAdmin(undefined, async (c) => {
+      await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+      await c.query(`ALTER DATABASE ${part} RENAME TO ${name}`);
+    });
+  } finally {
+    await withAdmin(undefined, (c) => c.query(`DROP DATABASE IF EXISTS ${part} WITH (FORCE)`));
+  }
+  return name;
+}
+
+/** Makes sure the data set exists (seeding it if needed) and returns its database URL. */
+export async function ensureDataset(key: DatasetKey): Promise<string> {
+  return key.engine === 'sqlite' ? `sqlite:${ensureSqlite(key)}` : pgUrl(await ensurePostgres(key));
+}
+
+/** A fresh, writable copy of a legacy data set for one migration run; returns its URL. */
+export async function freshLegacyCopy(engine: Engine, rows: number, scratch: string): Promise<string> {
+  if (engine === 'sqlite') {
+    for (const suffix of ['', '-wal', '-shm']) rmSync(scratch + suffix, { force: true });
+    copyFileSync(sqlitePath(rows, true), scratch);
+    return `sqlite:${scratch}`;
+  }
+  await withAdmin(undefined, async (c) => {
+    await c.query(`DROP DATABASE IF EXISTS ${scratch} WITH (FORCE)`);
+    await c.query(`CREATE DATABASE ${scratch} TEMPLATE ${pgName(rows, true)}`);
+  });
+  return pgUrl(scratch);
+}
+
+export async function dropScratch(engine: Engine, scratch: string): Promise<void> {
+  if (engine === 'sqlite') {
+    for (const suffix of ['', '-wal', '-shm']) rmSync(scratch + suffix, { force: true });
+    return;
+  }
+  await withAdmin(undefined, (c) => c.query(`DROP DATABASE IF EXISTS ${scratch} WITH (FORCE)`));
+}

@@ -1,0 +1,163 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Pipeline } from '../core/define.ts';
+import { SluiceError, toSluiceError } from '../core/errors.ts';
+import { type Logger, silentLogger } from '../core/logger.ts';
+import type { RunSummary } from '../core/metrics.ts';
+import { parseParams } from '../core/params.ts';
+import { getPipeline } from '../core/registry.ts';
+import { runPipeline } from '../core/run.ts';
+import type { EncoderSinkSpec } from '../core/types.ts';
+import type { Database } from '../db/database.ts';
+import { OUTPUT_HEADERS, acceptsGzip, datedFileName, httpOutput } from './http-output.ts';
+import type { Limiter } from './limiter.ts';
+import type { ServerMetrics } from './prometheus.ts';
+import { publicError, sendJson } from './respond.ts';
+
+/** Seconds a client is asked to wait when every export slot is taken. */
+export const RETRY_AFTER_SECONDS = 5;
+
+export interface PipelineHandlerOptions {
+  /** One open database shared by every request (its pool), never a URL per request. */
+  readonly database: Database;
+  /** Compress when the client accepts gzip. Default: for text formats only (XLSX is already zipped). */
+  readonly gzip?: boolean;
+  /** The download's file name; default `<pipeline>-YYYY-MM-DD.<ext>` (UTC). */
+  readonly fileName?: string | ((pipeline: Pipeline, now: Date) => string);
+  readonly logger?: Logger;
+  /** Bounds concurrent exports; beyond it the answer is 503 with Retry-After. */
+  readonly limiter?: Limiter;
+  readonly metrics?: ServerMetrics;
+}
+
+/** `(req, res) => void`: usable as `app.get(path, handler)` in Express and in plain node:http. */
+export type RequestHandler = (req: IncomingMessage, res: ServerResponse) => void;
+
+/** Query parameters as the raw strings parseParams expects; a repeated name becomes an array (and is refused there). */
+export function queryParams(url: string | undefined): Record<string, string | string[]> {
+  const raw: Record<string, string | string[]> = {};
+  for (const [name, value] of new URL(url ?? '/', 'http://localhost').searchParams) {
+    const previous = raw[name];
+    raw[name] = previous === undefined ? value : [...(Array.isArray(previous) ? previous : [previous]), value];
+  }
+  return raw;
+}
+
+function encoderSink(pipeline: Pipeline): EncoderSinkSpec {
+  if (pipeline.sink.type !== 'encoder') {
+    throw new SluiceError('UNKNOWN_PIPELINE', `Pipeline "${pipeline.name}" writes to a database; it has no output to download.`);
+  }
+  return pipeline.sink;
+}
+
+function fileNameFor(option: PipelineHandlerOptions['fileName'], pipeline: Pipeline, sink: EncoderSinkSpec, now: Date): string {
+  if (typeof option === 'string') return option;
+  return option?.(pipeline, now) ?? datedFileName(pipeline.name, sink.format.extension, now);
+}
+
+/** The client left (or the socket died) before the response was complete. */
+function clientGone(res: ServerResponse): boolean {
+  return res.destroyed && !res.writableFinished;
+}
+
+class Exchange {
+  readonly controller = new AbortController();
+  readonly #onClose = () => {
+    if (!this.res.writableFinished) this.controller.abort(new SluiceError('ABORTED', 'The client closed the connection.'));
+  };
+
+  constructor(
+    readonly req: IncomingMessage,
+    readonly res: ServerResponse,
+  ) {
+    // `res` 'close' fires when the response is done or the connection dies; `req` 'close' also
+    // fires once a GET's (empty) body is read, so it cannot tell a departed client.
+    res.on('close', this.#onClose);
+    if (clientGone(res) || req.socket.destroyed) this.#onClose();
+  }
+
+  dispose(): void {
+    this.res.off('close', this.#onClose);
+  }
+}
+
+/**
+ * Turns a pipeline (or its name, resolved on first use, so a pipeline file added later is
+ * served once it exists) into a request handler that streams the pipeline's output as a download.
+ */
+export function pipelineHandler(pipelineOrName: Pipeline | string, options: PipelineHandlerOptions): RequestHandler {
+  const resolve = typeof pipelineOrName === 'string' ? () => getPipeline(pipelineOrName) : () => Promise.resolve(pipelineOrName);
+  const logger = options.logger ?? silentLogger;
+  return (req, res) => {
+    serve(resolve, options, logger, req, res).catch((error: unknown) => {
+      // Only reachable through a bug; the client must still get an answer.
+      logger.error({ err: error }, 'export handler failed');
+      if (!res.headersSent) sendJson(res, 500, { error: 'The export failed (INTERNAL); see the server log.' });
+      else res.destroy();
+    });
+  };
+}
+
+async function serve(resolve: () => Promise<Pipeline>, options: PipelineHandlerOptions, logger: Logger, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  let pipeline: Pipeline;
+  let sink: EncoderSinkSpec;
+  const params = queryParams(req.url);
+  try {
+    pipeline = await resolve();
+    sink = encoderSink(pipeline);
+    // Validated here as well as in the run, so that a bad request never takes an export slot.
+    parseParams(pipeline.allParams, params);
+  } catch (error) {
+    return answerError(res, toSluiceError(error), logger);
+  }
+  const release = options.limiter ? options.limiter.tryAcquire() : () => undefined;
+  if (!release) {
+    sendJson(res, 503, { error: 'Too many exports are running; retry shortly.' }, { 'Retry-After': String(RETRY_AFTER_SECONDS) });
+    return;
+  }
+  const gzipAllowed = options.gzip ?? sink.format.contentType.startsWith('text/');
+  if (gzipAllowed) res.setHeader('Vary', 'Accept-Encoding');
+  const now = new Date();
+  const output = httpOutput(res, {
+    format: sink.format,
+    fileName: fileNameFor(options.fileName, pipeline, sink, now),
+    gzip: gzipAllowed && acceptsGzip(req.headers['accept-encoding']),
+  });
+  const exchange = new Exchange(req, res);
+  const log = logger.child({ pipeline: pipeline.name, url: req.url });
+  options.metrics?.runStarted(pipeline.name);
+  try {
+    const summary = await runPipeline(pipeline, { params, database: options.database, output, signal: exchange.controller.signal, logger: log });
+    options.metrics?.runEnded(pipeline.name, summary);
+    log.info({ summary }, 'export finished');
+  } catch (error) {
+    const failure = toSluiceError(error);
+    options.metrics?.runEnded(pipeline.name, failure.summary, failure.code);
+    answerRunFailure(res, failure, log);
+  } finally {
+    exchange.dispose();
+    release();
+  }
+}
+
+function answerError(res: ServerResponse, error: SluiceError, logger: Logger): void {
+  const { status, body } = publicError(error);
+  if (status >= 500) logger.error({ err: error, code: error.code }, error.message);
+  sendJson(res, status, body);
+}
+
+function answerRunFailure(res: ServerResponse, failure: SluiceError, log: Logger): void {
+  const summary: RunSummary | undefined = failure.summary;
+  if (failure.code === 'ABORTED' && clientGone(res)) {
+    log.warn({ summary }, 'export aborted: the client closed the connection');
+    return;
+  }
+  if (!res.headersSent) {
+    // Nothing of the body went out: the output's headers go, and the client gets a JSON error.
+    for (const header of OUTPUT_HEADERS) res.removeHeader(header);
+    if (failure.httpStatus >= 500) log.error({ err: failure, summary }, `export failed before the response started: ${failure.message}`);
+    if (!res.destroyed) answerError(res, failure, silentLogger);
+    return;
+  }
+  log.error({ err: failure, summary }, `export failed after the response started; connection destroyed: ${failure.message}`);
+  if (!res.destroyed) res.destroy(failure);
+}
