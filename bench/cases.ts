@@ -95,7 +95,7 @@ function exportGroup(group: 'csv' | 'tsv' | 'txt', pipeline: string, engine: Eng
   const toolLabel = engine === 'sqlite' ? `sqlite3 ${SQLITE_MODE[group][0]}` : `psql \\copy ${group === 'csv' ? 'CSV' : 'text'}`;
   const base = { group, engine, dataset, extension: group, ratioOf: 'wall' as const };
   const cases: BenchCase[] = [
-    { ...base, id: `${group}.sluice.${engine}`, label: `sluice ${pipeline}`, role: 'sluice', referenceId, target: EXPORT_TARGET, command: sluice(pipeline) },
+    { ...base, id: `${group}.sluice.${engine}`, label: group === 'csv' ? `sluice ${pipeline}` : `sluice ${pipeline} (${group.toUpperCase()})`, role: 'sluice', referenceId, target: EXPORT_TARGET, command: sluice(pipeline) },
     { ...base, id: referenceId, label: toolLabel, role: 'tool', command: shellExport(engine, group, sql) },
   ];
   if (group !== 'csv') return cases;

@@ -1,5 +1,6 @@
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, renameSync, rmSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { closeSync, copyFileSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, readdirSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import pg from 'pg';
@@ -20,12 +21,40 @@ export function datasetId(key: DatasetKey): string {
   return `${key.engine}:${key.rows}${key.legacy ? ':legacy' : ''}`;
 }
 
+/**
+ * Data sets are named after the table definition and the generator, so a change to either
+ * seeds new ones instead of measuring stale data.
+ */
+const FINGERPRINT = createHash('sha256')
+  .update(readFileSync('src/db/tickets.ts'))
+  .update(readFileSync('src/sources/demo-tickets.ts'))
+  .digest('hex')
+  .slice(0, 8);
+
+function baseName(rows: number, legacy: boolean): string {
+  return `tickets${legacy ? '-legacy' : ''}-${rows}`;
+}
+
 export function sqlitePath(rows: number, legacy: boolean): string {
-  return join(DATA_DIR, `tickets${legacy ? '-legacy' : ''}-${rows}.db`);
+  return join(DATA_DIR, `${baseName(rows, legacy)}-${FINGERPRINT}.db`);
 }
 
 export function pgName(rows: number, legacy: boolean): string {
-  return `sluice_bench${legacy ? '_legacy' : ''}_${rows}`;
+  return `sluice_bench${legacy ? '_legacy' : ''}_${rows}_${FINGERPRINT}`;
+}
+
+/** Data sets of the same size seeded from older definitions. */
+function staleSqlite(key: DatasetKey): string[] {
+  const pattern = new RegExp(`^${baseName(key.rows, key.legacy)}-(?!${FINGERPRINT})[0-9a-f]{8}\\.db(-wal|-shm)?$`);
+  return existsSync(DATA_DIR) ? readdirSync(DATA_DIR).filter((f) => pattern.test(f)).map((f) => join(DATA_DIR, f)) : [];
+}
+
+async function dropStalePostgres(key: DatasetKey): Promise<void> {
+  const pattern = new RegExp(`^sluice_bench${key.legacy ? '_legacy' : ''}_${key.rows}_(?!${FINGERPRINT})[0-9a-f]{8}$`);
+  await withAdmin(undefined, async (c) => {
+    const names = (await c.query<{ datname: string }>('SELECT datname FROM pg_database')).rows.map((r) => r.datname);
+    for (const name of names.filter((n) => pattern.test(n))) await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+  });
 }
 
 export function pgUrl(database: string): string {
@@ -45,8 +74,13 @@ function seed(url: string, rows: number, legacy: boolean): void {
   if (result.status !== 0) throw new Error(`Seeding ${url} with ${rows} tickets failed (exit ${result.status}).`);
 }
 
+/** Runs fn on a connection to the named database (the admin database when undefined). */
 export async function withAdmin<T>(database: string | undefined, fn: (client: pg.Client) => Promise<T>): Promise<T> {
-  const client = new pg.Client({ connectionString: database ? pgUrl(database) : adminUrl(), connectionTimeoutMillis: 3000 });
+  return withClient(database ? pgUrl(database) : adminUrl(), fn);
+}
+
+async function withClient<T>(url: string, fn: (client: pg.Client) => Promise<T>): Promise<T> {
+  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 3000 });
   await client.connect();
   try {
     return await fn(client);
@@ -96,6 +130,7 @@ function ensureSqlite(key: DatasetKey): string {
   try {
     seed(`sqlite:${part}`, key.rows, key.legacy);
     renameSync(part, path);
+    for (const stale of staleSqlite(key)) rmSync(stale, { force: true });
   } finally {
     for (const suffix of ['', '-wal', '-shm']) rmSync(part + suffix, { force: true });
   }
@@ -135,10 +170,31 @@ async function ensurePostgres(key: DatasetKey): Promise<string> {
       await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
       await c.query(`ALTER DATABASE ${part} RENAME TO ${name}`);
     });
+    await dropStalePostgres(key);
   } finally {
     await withAdmin(undefined, (c) => c.query(`DROP DATABASE IF EXISTS ${part} WITH (FORCE)`));
   }
   return name;
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Scratch and half-seeded databases left by a harness that was killed (their process is gone). */
+export async function dropOrphans(): Promise<void> {
+  await withAdmin(undefined, async (c) => {
+    const names = (await c.query<{ datname: string }>('SELECT datname FROM pg_database')).rows.map((r) => r.datname);
+    for (const name of names) {
+      const pid = /^sluice_bench_\w*?(?:scratch|part)_(\d+)$/.exec(name)?.[1];
+      if (pid && !alive(Number(pid))) await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+    }
+  });
 }
 
 /** Makes sure the data set exists (seeding it if needed) and returns its database URL. */
@@ -146,16 +202,23 @@ export async function ensureDataset(key: DatasetKey): Promise<string> {
   return key.engine === 'sqlite' ? `sqlite:${ensureSqlite(key)}` : pgUrl(await ensurePostgres(key));
 }
 
-/** A fresh, writable copy of a legacy data set for one migration run; returns its URL. */
+/**
+ * A fresh, writable copy of a legacy data set for one migration run; returns its URL. The copy
+ * is flushed to disk first, so the measured run does not pay for writing back the copy.
+ */
 export async function freshLegacyCopy(engine: Engine, rows: number, scratch: string): Promise<string> {
   if (engine === 'sqlite') {
     for (const suffix of ['', '-wal', '-shm']) rmSync(scratch + suffix, { force: true });
     copyFileSync(sqlitePath(rows, true), scratch);
+    const fd = openSync(scratch, 'r+');
+    fsyncSync(fd);
+    closeSync(fd);
     return `sqlite:${scratch}`;
   }
   await withAdmin(undefined, async (c) => {
     await c.query(`DROP DATABASE IF EXISTS ${scratch} WITH (FORCE)`);
-    await c.query(`CREATE DATABASE ${scratch} TEMPLATE ${pgName(rows, true)}`);
+    await c.query(`CREATE DATABASE ${scratch} TEMPLATE ${pgName(rows, true)} STRATEGY FILE_COPY`);
+    await c.query('CHECKPOINT');
   });
   return pgUrl(scratch);
 }
@@ -166,4 +229,16 @@ export async function dropScratch(engine: Engine, scratch: string): Promise<void
     return;
   }
   await withAdmin(undefined, (c) => c.query(`DROP DATABASE IF EXISTS ${scratch} WITH (FORCE)`));
+}
+
+/** Numeric barcodes still shorter than 8 digits: after a migration there must be none. */
+export async function shortBarcodes(engine: Engine, url: string): Promise<number> {
+  const sql = 'SELECT count(*) AS n FROM tickets WHERE length(barcode) < 8';
+  if (engine === 'pg') return withClient(url, async (c) => Number((await c.query(sql)).rows[0].n));
+  const db = new Database(url.slice('sqlite:'.length), { readonly: true, fileMustExist: true });
+  try {
+    return (db.prepare(sql).get() as { n: number }).n;
+  } finally {
+    db.close();
+  }
 }

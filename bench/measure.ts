@@ -32,46 +32,62 @@ function lastLine(text: string): string {
 }
 
 /** A crash that looks like memory exhaustion is a finding to report as such, not a harness error. */
-function describeFailure(exitStatus: number, signalled: boolean, stderr: string): string {
-  if (/heap out of memory|Allocation failed|Invalid string length|ENOMEM/.test(stderr) || (signalled && /signal (6|9)\b/.test(stderr))) {
-    return 'OOM/crash';
-  }
-  return `failed (exit ${exitStatus}${lastLine(stderr) ? `: ${lastLine(stderr)}` : ''})`;
+function describeFailure(exitStatus: number, timeNote: string, stderr: string): string {
+  const killed = /terminated by signal (6|9)\b/.test(timeNote);
+  if (killed || /heap out of memory|Allocation failed|Invalid string length|ENOMEM/.test(stderr)) return 'OOM/crash';
+  const why = lastLine(stderr) || timeNote;
+  return `failed (exit ${exitStatus}${why ? `: ${why}` : ''})`;
 }
 
 /** GNU time writes `Command exited with non-zero status N` / `Command terminated by signal N` before the format line. */
-function parseTimeFile(path: string): { wallSeconds: number; peakRssKb: number; exitStatus: number; note: string } | undefined {
+function parseTimeFile(path: string): { peakRssKb: number; exitStatus: number; note: string } | undefined {
   if (!existsSync(path)) return undefined;
   const lines = readFileSync(path, 'utf8').trim().split('\n');
-  const match = /^([\d.]+) (\d+) (\d+)$/.exec(lines.at(-1) ?? '');
+  const match = /^(\d+) (\d+)$/.exec(lines.at(-1) ?? '');
   if (!match) return undefined;
-  return { wallSeconds: Number(match[1]), peakRssKb: Number(match[2]), exitStatus: Number(match[3]), note: lines.slice(0, -1).join(' ') };
+  return { peakRssKb: Number(match[1]), exitStatus: Number(match[2]), note: lines.slice(0, -1).join(' ') };
+}
+
+/** Process groups still running: detached from ours, so Ctrl-C must be passed on to them. */
+const running = new Set<number>();
+
+function killGroup(pid: number): void {
+  try {
+    process.kill(-pid, 'SIGKILL');
+  } catch {
+    // Already gone.
+  }
+}
+
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, () => {
+    for (const pid of running) killGroup(pid);
+    process.exit(130);
+  });
 }
 
 /**
- * Runs the command under `/usr/bin/time -f '%e %M %x'`: wall seconds, peak RSS in KB (the largest
- * process of the tree) and exit status. The process group is killed on timeout, so a runaway
- * case cannot outlive the harness.
+ * Runs the command under `/usr/bin/time -f '%M %x'` for its peak RSS in KB (the largest
+ * process of the tree) and exit status; wall time is taken here, as GNU time rounds to 10 ms.
+ * The process group is killed on timeout, so a runaway case cannot outlive the harness.
  */
 export function measure(command: Command, timeoutSeconds: number, timeFile: string): Promise<Measurement> {
   rmSync(timeFile, { force: true });
+  const start = process.hrtime.bigint();
   const stdout = command.stdoutFile ? openSync(command.stdoutFile, 'w') : 'ignore';
-  const child = spawn(TIME, ['-f', '%e %M %x', '-o', timeFile, ...command.argv], {
+  const child = spawn(TIME, ['-f', '%M %x', '-o', timeFile, ...command.argv], {
     stdio: ['ignore', stdout, 'pipe'],
     env: { ...process.env, ...command.env },
     detached: true,
   });
   if (typeof stdout === 'number') closeSync(stdout);
   const stderr = tail();
-  child.stderr.on('data', (chunk: Buffer) => stderr.push(chunk));
+  child.stderr!.on('data', (chunk: Buffer) => stderr.push(chunk));
+  if (child.pid) running.add(child.pid);
   let timedOut = false;
   const timer = setTimeout(() => {
     timedOut = true;
-    try {
-      process.kill(-child.pid!, 'SIGKILL');
-    } catch {
-      // Already gone.
-    }
+    killGroup(child.pid!);
   }, timeoutSeconds * 1000);
   return new Promise((resolve) => {
     child.on('error', (error) => {
@@ -80,13 +96,15 @@ export function measure(command: Command, timeoutSeconds: number, timeFile: stri
     });
     child.on('close', () => {
       clearTimeout(timer);
+      running.delete(child.pid!);
+      const wallSeconds = Number(process.hrtime.bigint() - start) / 1e9;
       const timed = parseTimeFile(timeFile);
       if (timedOut) return resolve({ ok: false, failure: `timeout after ${timeoutSeconds} s` });
       if (!timed) return resolve({ ok: false, failure: `no measurement (${lastLine(stderr.text())})` });
       const signalled = timed.note.includes('terminated by signal');
-      if (timed.exitStatus === 0 && !signalled) return resolve({ ok: true, wallSeconds: timed.wallSeconds, peakRssKb: timed.peakRssKb });
-      const failure = describeFailure(timed.exitStatus, signalled, `${stderr.text()}\n${timed.note}`);
-      resolve({ ok: false, failure, wallSeconds: timed.wallSeconds, peakRssKb: timed.peakRssKb });
+      if (timed.exitStatus === 0 && !signalled) return resolve({ ok: true, wallSeconds, peakRssKb: timed.peakRssKb });
+      const failure = describeFailure(timed.exitStatus, timed.note, stderr.text());
+      resolve({ ok: false, failure, wallSeconds, peakRssKb: timed.peakRssKb });
     });
   });
 }

@@ -62,6 +62,19 @@ function transformChain(fns: readonly BatchFn[], metrics: RunMetrics): Readable 
   return chain(metered, { writableObjectMode: true, readableObjectMode: true }) as unknown as Readable & Writable;
 }
 
+/**
+ * Resolves once every stream has closed. `stream.pipeline` settles as soon as it has an error,
+ * while `_destroy` hooks (removing a part file, releasing a connection) may still be running:
+ * a caller must not see the failure before the cleanup is done.
+ */
+function allClosed(streams: ReadonlyArray<Readable | Writable>, timeoutMs = 10_000): Promise<void> {
+  const closing = streams.map((stream) => (stream.closed ? undefined : new Promise<void>((resolve) => stream.once('close', () => resolve()))));
+  for (const stream of streams) if (!stream.destroyed) stream.destroy();
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<void>((resolve) => (timer = setTimeout(resolve, timeoutMs).unref()));
+  return Promise.race([Promise.all(closing), timeout]).then(() => clearTimeout(timer));
+}
+
 class Run {
   readonly metrics: RunMetrics;
   readonly logger: Logger;
@@ -151,7 +164,8 @@ export async function runPipeline(pipeline: Pipeline, options: RunOptions): Prom
     stopProgress = reportProgress(run.metrics, run.logger, options.progressTty);
     run.metrics.startSampling();
     run.logger.debug({ params: ctx.params, output }, 'run started');
-    await pipe(await run.stages(ctx), { signal });
+    const stages = await run.stages(ctx);
+    await pipe(stages, { signal }).finally(() => allClosed(stages));
     run.metrics.stop();
     return { ...run.metrics.summary('succeeded', { output }), status: 'succeeded' };
   } catch (error) {

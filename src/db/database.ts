@@ -1,5 +1,5 @@
 import type { Readable } from 'node:stream';
-import type { Columns, Row, Value } from '../core/types.ts';
+import type { Column, Columns, Row, Value } from '../core/types.ts';
 
 export type Dialect = 'sqlite' | 'postgres';
 
@@ -24,6 +24,15 @@ export interface WriteTarget {
   readonly columns: Columns;
 }
 
+/** Rows to update: each row is `[key, ...columns]`, the key value first. */
+export interface UpdateTarget {
+  readonly table: string;
+  /** The column that identifies a row (compared with `=`). */
+  readonly key: Column;
+  /** The columns to set, in row order after the key. */
+  readonly columns: Columns;
+}
+
 /**
  * One database, whatever the engine. A stream owns its own connection for its whole life and
  * releases it in `_destroy`, so an abandoned stream can never pin the database.
@@ -40,6 +49,13 @@ export interface Database {
   exec(script: string): Promise<void>;
   /** Inserts a batch with one statement in one transaction. */
   insertBatch(target: WriteTarget, rows: readonly Row[]): Promise<void>;
+  /**
+   * Updates a batch by key with one set-based statement (or one prepared statement) in one
+   * transaction, never a round trip per row. Resolves to the number of rows changed.
+   */
+  updateBatch(target: UpdateTarget, rows: readonly Row[]): Promise<number>;
+  /** An online copy of the whole database to `path`; only engines that can do it in-process (SQLite). */
+  backup?(path: string): Promise<void>;
   close(): Promise<void>;
 }
 

@@ -1,6 +1,6 @@
 import pg from 'pg';
 import type { ColumnType, Row } from '../core/types.ts';
-import type { Database, SqlQuery, StreamOptions, WriteTarget } from './database.ts';
+import type { Database, SqlQuery, StreamOptions, UpdateTarget, WriteTarget } from './database.ts';
 import { translateDbError } from './errors.ts';
 import { PostgresCursorReader } from './postgres-cursor-reader.ts';
 import { sluiceTypes } from './postgres-types.ts';
@@ -83,6 +83,25 @@ export class PostgresDatabase implements Database {
     const values = target.columns.map((_, i) => rows.map((row) => row[i]));
     try {
       await this.pool.query(`INSERT INTO "${target.table}" (${names}) SELECT * FROM unnest(${arrays})`, values);
+    } catch (error) {
+      throw translateDbError(error, this.label);
+    }
+  }
+
+  /**
+   * One `UPDATE ... FROM unnest(...)` per batch: one round trip, one implicit transaction, the
+   * rows joined to the table by key.
+   */
+  async updateBatch(target: UpdateTarget, rows: readonly Row[]): Promise<number> {
+    const all = [target.key, ...target.columns];
+    const arrays = all.map((c, i) => `$${i + 1}::${ARRAY_TYPES[c.type]}`).join(', ');
+    const names = all.map((c) => `"${c.name}"`).join(', ');
+    const sets = target.columns.map((c) => `"${c.name}" = v."${c.name}"`).join(', ');
+    const key = `"${target.key.name}"`;
+    const values = all.map((_, i) => rows.map((row) => row[i]));
+    try {
+      const result = await this.pool.query(`UPDATE "${target.table}" AS t SET ${sets} FROM unnest(${arrays}) AS v(${names}) WHERE t.${key} = v.${key}`, values);
+      return result.rowCount ?? 0;
     } catch (error) {
       throw translateDbError(error, this.label);
     }

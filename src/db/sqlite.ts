@@ -1,8 +1,8 @@
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, renameSync, rmSync } from 'node:fs';
 import { dirname } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
 import type { Row } from '../core/types.ts';
-import type { Database, SqlQuery, StreamOptions, WriteTarget } from './database.ts';
+import type { Database, SqlQuery, StreamOptions, UpdateTarget, WriteTarget } from './database.ts';
 import { translateDbError } from './errors.ts';
 import { SqliteBatchReader } from './sqlite-batch-reader.ts';
 
@@ -21,10 +21,15 @@ function registerFunctions(connection: BetterSqlite3.Database): void {
   );
 }
 
+const READER_CACHE_KIB = 2048;
+
 function openConnection(path: string, options: { readonly: boolean; create: boolean }): BetterSqlite3.Database {
   if (options.create) mkdirSync(dirname(path), { recursive: true });
   const connection = new BetterSqlite3(path, { readonly: options.readonly, fileMustExist: !options.create });
   connection.pragma('busy_timeout = 5000');
+  // better-sqlite3 defaults to a 16 MB page cache per connection; a sequential scan gains
+  // nothing from it, and a streaming export should not hold it.
+  if (options.readonly) connection.pragma(`cache_size = -${READER_CACHE_KIB}`);
   if (!options.readonly) {
     // WAL lets a streaming reader on one connection coexist with a writer on another.
     connection.pragma('journal_mode = WAL');
@@ -63,11 +68,16 @@ export class SqliteDatabase implements Database {
     return new SqliteBatchReader(open, query, options.batchSize, this.label);
   }
 
+  /** Runs on a short-lived read-only connection, so a full-table count does not fill the writer's cache. */
   async query(query: SqlQuery): Promise<Row[]> {
+    let reader: BetterSqlite3.Database | undefined;
     try {
-      return this.connection().prepare(query.text).raw(true).all(...query.values) as Row[];
+      reader = openConnection(this.path, { readonly: true, create: false });
+      return reader.prepare(query.text).raw(true).all(...query.values) as Row[];
     } catch (error) {
       throw translateDbError(error, this.label);
+    } finally {
+      reader?.close();
     }
   }
 
@@ -97,6 +107,37 @@ export class SqliteDatabase implements Database {
         for (const row of rows) insert.run(row);
       })();
     } catch (error) {
+      throw translateDbError(error, this.label);
+    }
+  }
+
+  async updateBatch(target: UpdateTarget, rows: readonly Row[]): Promise<number> {
+    const sets = target.columns.map((c) => `"${c.name}" = ?`).join(', ');
+    try {
+      const update = this.#prepared(`UPDATE "${target.table}" SET ${sets} WHERE "${target.key.name}" = ?`);
+      return this.connection().transaction(() => {
+        let changed = 0;
+        // Rows are [key, ...values]; the statement binds the values first and the key last.
+        for (const row of rows) changed += update.run(row.slice(1), row[0]).changes;
+        return changed;
+      })();
+    } catch (error) {
+      throw translateDbError(error, this.label);
+    }
+  }
+
+  /**
+   * better-sqlite3's online backup, into `<path>.part` renamed when complete: a file at `path`
+   * is always a whole copy, even if the process dies halfway.
+   */
+  async backup(path: string): Promise<void> {
+    const part = `${path}.part`;
+    try {
+      mkdirSync(dirname(path), { recursive: true });
+      await this.connection().backup(part);
+      renameSync(part, path);
+    } catch (error) {
+      if (existsSync(part)) rmSync(part, { force: true });
       throw translateDbError(error, this.label);
     }
   }

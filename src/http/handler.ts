@@ -101,6 +101,8 @@ async function serve(resolve: () => Promise<Pipeline>, options: PipelineHandlerO
   let pipeline: Pipeline;
   let sink: EncoderSinkSpec;
   const params = queryParams(req.url);
+  // Express routes HEAD to GET handlers: running a whole export to send no body would be waste.
+  if (req.method !== 'GET') return sendJson(res, 405, { error: `Method ${req.method} not allowed; use GET.` }, { Allow: 'GET' });
   try {
     pipeline = await resolve();
     sink = encoderSink(pipeline);

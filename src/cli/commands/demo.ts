@@ -10,10 +10,10 @@ import { formatBytes, formatCount, formatTable } from '../format.ts';
 const BIN = fileURLToPath(new URL('../../../bin/sluice.mjs', import.meta.url));
 const DEMO_DB = 'sqlite:data/raffle.db';
 
-/** Each pipeline runs in its own process, so its peak memory is its own. */
+/** Each pipeline runs in its own process (with this one's V8 flags), so its peak memory is its own. */
 function runChild(args: string[], metricsPath: string): Promise<RunSummary> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, 'run', ...args, '--metrics', metricsPath, '--log-level', 'warn'], { stdio: ['ignore', 'inherit', 'inherit'] });
+    const child = spawn(process.execPath, [...process.execArgv, BIN, 'run', ...args, '--metrics', metricsPath, '--log-level', 'warn'], { stdio: ['ignore', 'inherit', 'inherit'] });
     child.on('error', reject);
     child.on('exit', (code) => {
       if (code === 0) resolve(JSON.parse(readFileSync(metricsPath, 'utf8')) as RunSummary);

@@ -1,0 +1,85 @@
+import type { ColumnType, Value } from '../core/types.ts';
+
+/** Excel's limit on the characters (UTF-16 code units) a cell can hold; longer text is cut. */
+export const MAX_CELL_TEXT = 32_767;
+
+/**
+ * Characters XML 1.0 cannot carry even as character references: C0 controls other than tab,
+ * LF and CR, U+FFFE/U+FFFF, and unpaired surrogates. Excel refuses (or "repairs") such a file.
+ */
+const ILLEGAL_XML = /[\u0000-\u0008\u000B\u000C\u000E-\u001F\uFFFE\uFFFF]|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+const ILLEGAL_XML_ALL = new RegExp(ILLEGAL_XML.source, 'g');
+
+/** Excel's day 1 is 1900-01-01, and it counts a 29 February 1900 that never was: day 61 is 1900-03-01. */
+const UNIX_EPOCH_SERIAL = 25_569;
+const MS_PER_DAY = 86_400_000;
+const FIRST_SAFE_SERIAL = 61;
+/** 10000-01-01: Excel shows no later date. */
+const END_SERIAL = 2_958_466;
+
+/** What a value becomes in a worksheet: a number, a date-time serial, or text (null: an empty cell). */
+export type CellValue =
+  | { readonly kind: 'number'; readonly value: number }
+  | { readonly kind: 'date'; readonly serial: number }
+  | TextCell;
+
+export interface TextCell {
+  readonly kind: 'text';
+  readonly text: string;
+  /** Characters XML cannot hold were removed. */
+  readonly stripped: boolean;
+  /** The length before truncation to MAX_CELL_TEXT, when the text was cut. */
+  readonly truncatedFrom?: number;
+}
+
+/**
+ * Text as a cell can hold it: illegal characters removed, then cut to Excel's limit without
+ * splitting a surrogate pair (an emoji is dropped whole rather than halved).
+ */
+export function textCell(raw: string): TextCell {
+  let text = raw;
+  const stripped = ILLEGAL_XML.test(text);
+  if (stripped) text = text.replace(ILLEGAL_XML_ALL, '');
+  if (text.length <= MAX_CELL_TEXT) return { kind: 'text', text, stripped };
+  let end = MAX_CELL_TEXT;
+  const last = text.charCodeAt(end - 1);
+  if (last >= 0xd800 && last <= 0xdbff) end--;
+  return { kind: 'text', text: text.slice(0, end), stripped, truncatedFrom: text.length };
+}
+
+/**
+ * Canonical ISO-8601 UTC text (`2026-01-01T00:00:07.000Z`) as an Excel date-time serial, or
+ * undefined when Excel cannot show it as a date (unparseable, before 1900-03-01, after 9999).
+ */
+export function isoToExcelSerial(iso: string): number | undefined {
+  const ms = Date.parse(iso);
+  if (Number.isNaN(ms)) return undefined;
+  const serial = ms / MS_PER_DAY + UNIX_EPOCH_SERIAL;
+  return serial >= FIRST_SAFE_SERIAL && serial < END_SERIAL ? serial : undefined;
+}
+
+/** The inverse, for readers and tests: a serial back to canonical ISO text (millisecond precision). */
+export function excelSerialToIso(serial: number): string {
+  return new Date(Math.round((serial - UNIX_EPOCH_SERIAL) * MS_PER_DAY)).toISOString();
+}
+
+/**
+ * The cell for a value of a column. Integers become numbers unless a double cannot hold them
+ * exactly (then their digits, as text); timestamps become date-times when Excel can show them;
+ * everything else is text, never a formula, so leading zeros, `+` and `=` survive as typed.
+ */
+export function toCellValue(type: ColumnType, value: Value): CellValue | null {
+  if (value === null || value === undefined) return null;
+  switch (type) {
+    case 'integer':
+      if (typeof value === 'number' && Number.isFinite(value)) return { kind: 'number', value };
+      if (typeof value === 'bigint' && Number.isSafeInteger(Number(value))) return { kind: 'number', value: Number(value) };
+      return textCell(String(value));
+    case 'timestamp': {
+      const serial = typeof value === 'string' ? isoToExcelSerial(value) : undefined;
+      return serial === undefined ? textCell(String(value)) : { kind: 'date', serial };
+    }
+    default:
+      return textCell(String(value));
+  }
+}

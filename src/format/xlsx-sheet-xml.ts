@@ -1,0 +1,116 @@
+import type { Batch, Columns } from '../core/types.ts';
+import { type TextCell, toCellValue } from './xlsx-cells.ts';
+
+/** Style ids (`s="n"`) registered in the workbook's styles part. */
+export interface SheetStyles {
+  readonly header: number;
+  readonly date: number;
+}
+
+/** A cell whose text was altered to fit in a worksheet, for the run's warnings. */
+export interface CellIssue {
+  /** 1-based row number within its sheet. */
+  readonly row: number;
+  readonly column: string;
+  readonly cell: TextCell;
+}
+
+export interface RowsXml {
+  /** UTF-8 XML of the rows. */
+  readonly xml: Buffer;
+  /** Cells that were cut or lost characters; usually empty. */
+  readonly issues: readonly CellIssue[];
+}
+
+/** Column letters: 0 → A, 25 → Z, 26 → AA. */
+export function columnLetters(index: number): string {
+  let letters = '';
+  for (let n = index + 1; n > 0; n = Math.floor((n - 1) / 26)) letters = String.fromCharCode(65 + ((n - 1) % 26)) + letters;
+  return letters;
+}
+
+/**
+ * Escapes text for a `<t>` element. Besides `& < >`: CR is a character reference, because XML
+ * parsers turn a literal CR into LF; and Excel reads `_xHHHH_` in cell text as an escaped
+ * character (ECMA-376 ST_Xstring), so a literal one gets its underscore escaped as `_x005F_`.
+ */
+const SPECIAL = /[&<>\r]|_(?=x[0-9A-Fa-f]{4}_)/;
+const SPECIAL_ALL = new RegExp(SPECIAL.source, 'g');
+const ESCAPES: Readonly<Record<string, string>> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '\r': '&#13;', _: '_x005F_' };
+/** Excel drops leading and trailing whitespace (and can fold line breaks) unless told to preserve it. */
+const NEEDS_PRESERVE = /^\s|\s$|[\t\n\r]/;
+
+export function textElement(text: string): string {
+  const open = NEEDS_PRESERVE.test(text) ? '<t xml:space="preserve">' : '<t>';
+  return open + (SPECIAL.test(text) ? text.replace(SPECIAL_ALL, (c) => ESCAPES[c]!) : text) + '</t>';
+}
+
+function inlineText(ref: string, text: string, style?: number): string {
+  return `<c r="${ref}"${style === undefined ? '' : ` s="${style}"`} t="inlineStr"><is>${textElement(text)}</is></c>`;
+}
+
+/** The header: column names as bold text. */
+export function headerRowXml(columns: Columns, styles: SheetStyles): string {
+  let xml = '<row r="1">';
+  columns.forEach((column, i) => (xml += inlineText(`${columnLetters(i)}1`, column.name, styles.header)));
+  return `${xml}</row>`;
+}
+
+/**
+ * UTF-8 bytes appended a row at a time. A batch's XML as one string would be a rope of
+ * thousands of pieces that outlives several young-generation collections, so it would be
+ * promoted and then collected as old garbage: per-row strings die young, and the bytes live
+ * outside the JavaScript heap.
+ */
+class Utf8Builder {
+  #buffer: Buffer;
+  #length = 0;
+
+  constructor(capacity: number) {
+    this.#buffer = Buffer.allocUnsafe(capacity);
+  }
+
+  append(text: string): void {
+    const needed = this.#length + text.length * 3;
+    if (needed > this.#buffer.length) {
+      const grown = Buffer.allocUnsafe(Math.max(needed, this.#buffer.length * 2));
+      this.#buffer.copy(grown, 0, 0, this.#length);
+      this.#buffer = grown;
+    }
+    this.#length += this.#buffer.write(text, this.#length);
+  }
+
+  bytes(): Buffer {
+    return this.#buffer.subarray(0, this.#length);
+  }
+}
+
+/**
+ * `batch[start, end)` as worksheet rows numbered from `firstRow`. Every text value is an inline
+ * string (`t="inlineStr"`), never a formula, whatever it starts with; NULL is an absent cell.
+ */
+export function rowsXml(batch: Batch, start: number, end: number, firstRow: number, columns: Columns, styles: SheetStyles): RowsXml {
+  const letters = columns.map((_, i) => columnLetters(i));
+  const types = columns.map((c) => c.type);
+  const width = columns.length;
+  const issues: CellIssue[] = [];
+  const out = new Utf8Builder((end - start) * 64 * width);
+  for (let r = start; r < end; r++) {
+    const row = batch[r]!;
+    const number = firstRow + r - start;
+    let xml = `<row r="${number}">`;
+    for (let i = 0; i < width; i++) {
+      const cell = toCellValue(types[i]!, row[i] ?? null);
+      if (cell === null) continue;
+      const ref = letters[i]! + number;
+      if (cell.kind === 'number') xml += `<c r="${ref}"><v>${cell.value}</v></c>`;
+      else if (cell.kind === 'date') xml += `<c r="${ref}" s="${styles.date}"><v>${cell.serial}</v></c>`;
+      else {
+        if (cell.stripped || cell.truncatedFrom !== undefined) issues.push({ row: number, column: columns[i]!.name, cell });
+        xml += inlineText(ref, cell.text);
+      }
+    }
+    out.append(`${xml}</row>`);
+  }
+  return { xml: out.bytes(), issues };
+}

@@ -1,0 +1,193 @@
+import { pipeline as pipe } from 'node:stream/promises';
+import { Readable } from 'node:stream';
+import type { Columns, Row } from '../core/types.ts';
+import type { Database, Dialect, SqlQuery } from '../db/database.ts';
+import { csvHeader, encodeCsvBatch, type CsvOptions } from '../format/csv.ts';
+import { BARCODE_LENGTH, invalidReason } from '../format/barcode.ts';
+import { AtomicFileWriter } from '../sinks/atomic-file.ts';
+
+/**
+ * The 8-digit barcode migration's checks, in SQL so that a million tickets are counted by the
+ * database rather than loaded into memory. Every ticket falls in exactly one class:
+ * total = toChange + alreadyDone + invalid + collisions.
+ */
+export interface BarcodeCounts {
+  readonly total: number;
+  /** Short numeric barcodes whose padded form is unique: these get padded. */
+  readonly toChange: number;
+  readonly alreadyDone: number;
+  /** Empty, non-digits, or longer than 8. */
+  readonly invalid: number;
+  /** Short numeric barcodes whose padded form equals another ticket's (padded or existing) barcode. */
+  readonly collisions: number;
+}
+
+/** A short barcode that cannot be padded without duplicating another ticket's. */
+export interface Collision {
+  readonly id: number;
+  readonly ticketNumber: string;
+  readonly barcode: string;
+  readonly padded: string;
+  /** The lowest id among the other tickets with the same padded barcode. */
+  readonly conflictingId: number;
+}
+
+const TABLE = 'tickets';
+
+/** Barcode classes as SQL conditions; they must agree with `classifyBarcode`. */
+export function barcodeConditions(dialect: Dialect, column = 'barcode') {
+  const b = `"${column}"`;
+  if (dialect === 'postgres') {
+    return {
+      short: `${b} ~ '^[0-9]{1,${BARCODE_LENGTH - 1}}$'`,
+      done: `${b} ~ '^[0-9]{${BARCODE_LENGTH}}$'`,
+      numeric: `${b} ~ '^[0-9]{1,${BARCODE_LENGTH}}$'`,
+    };
+  }
+  // GLOB '*[^0-9]*' finds any character but an ASCII digit; the length test rules out ''.
+  const digits = `${b} NOT GLOB '*[^0-9]*'`;
+  return {
+    short: `(length(${b}) BETWEEN 1 AND ${BARCODE_LENGTH - 1} AND ${digits})`,
+    done: `(length(${b}) = ${BARCODE_LENGTH} AND ${digits})`,
+    numeric: `(length(${b}) BETWEEN 1 AND ${BARCODE_LENGTH} AND ${digits})`,
+  };
+}
+
+/**
+ * Two numeric barcodes of at most 8 digits pad to the same value exactly when they are equal
+ * without their leading zeros, so grouping by `ltrim(barcode, '0')` finds every collision, both
+ * short-with-short and short-with-existing, in one pass over the table.
+ */
+function countsQuery(dialect: Dialect): SqlQuery {
+  const is = barcodeConditions(dialect);
+  const text = `
+SELECT sum(g.n), sum(g.done), sum(g.short), sum(CASE WHEN g.k IS NOT NULL AND g.n > 1 THEN g.short ELSE 0 END)
+FROM (
+  SELECT CASE WHEN ${is.numeric} THEN ltrim(barcode, '0') END AS k, count(*) AS n,
+         sum(CASE WHEN ${is.done} THEN 1 ELSE 0 END) AS done, sum(CASE WHEN ${is.short} THEN 1 ELSE 0 END) AS short
+  FROM ${TABLE} GROUP BY 1
+) g`;
+  return { text, values: [] };
+}
+
+export async function countBarcodes(db: Database): Promise<BarcodeCounts> {
+  const [row] = await db.query(countsQuery(db.dialect));
+  const [total, alreadyDone, short, collisions] = (row ?? []).map((v) => Number(v ?? 0));
+  return {
+    total: total!,
+    toChange: short! - collisions!,
+    alreadyDone: alreadyDone!,
+    invalid: total! - alreadyDone! - short!,
+    collisions: collisions!,
+  };
+}
+
+/**
+ * The colliding short barcodes, with a ticket each collides with. Only the few duplicated keys
+ * are expanded: the tickets sharing key k are found through the barcode index, as the suffixes of
+ * k padded to 8 digits.
+ */
+function collisionsQuery(dialect: Dialect): SqlQuery {
+  const is = barcodeConditions(dialect);
+  const suffixes = Array.from({ length: BARCODE_LENGTH }, (_, i) => `substr(dup.p, ${i + 1})`).join(', ');
+  const text = `
+WITH dup AS (
+  SELECT d.k, substr('${'0'.repeat(BARCODE_LENGTH)}' || d.k, length(d.k) + 1) AS p
+  FROM (SELECT ltrim(barcode, '0') AS k FROM ${TABLE} WHERE ${is.numeric} GROUP BY ltrim(barcode, '0') HAVING count(*) > 1) d
+),
+c AS (
+  SELECT t.id, t.ticket_number, t.barcode, dup.k, dup.p
+  FROM dup JOIN ${TABLE} t ON t.barcode IN (${suffixes}) AND ltrim(t.barcode, '0') = dup.k
+)
+SELECT a.id, a.ticket_number, a.barcode, a.p, min(b.id)
+FROM c a JOIN c b ON b.k = a.k AND b.id <> a.id
+WHERE length(a.barcode) < ${BARCODE_LENGTH}
+GROUP BY a.id, a.ticket_number, a.barcode, a.p
+ORDER BY a.id`;
+  return { text, values: [] };
+}
+
+export async function findCollisions(db: Database): Promise<Collision[]> {
+  const rows = await db.query(collisionsQuery(db.dialect));
+  return rows.map(([id, ticketNumber, barcode, padded, conflictingId]) => ({
+    id: Number(id),
+    ticketNumber: String(ticketNumber),
+    barcode: String(barcode),
+    padded: String(padded),
+    conflictingId: Number(conflictingId),
+  }));
+}
+
+/** Short numeric barcodes still in the table: after a run, only the skipped collisions. */
+export async function countShortBarcodes(db: Database): Promise<number> {
+  const [row] = await db.query({ text: `SELECT count(*) FROM ${TABLE} WHERE ${barcodeConditions(db.dialect).short}`, values: [] });
+  return Number(row?.[0] ?? 0);
+}
+
+export const REPORT_COLUMNS: Columns = [
+  { name: 'id', type: 'integer' },
+  { name: 'ticket_number', type: 'text' },
+  { name: 'barcode', type: 'text' },
+  { name: 'reason', type: 'text' },
+  { name: 'padded', type: 'text' },
+  { name: 'conflicting_id', type: 'integer' },
+];
+
+function invalidQuery(dialect: Dialect): SqlQuery {
+  const { numeric } = barcodeConditions(dialect);
+  return { text: `SELECT id, ticket_number, barcode FROM ${TABLE} WHERE CASE WHEN ${numeric} THEN 0 ELSE 1 END = 1 ORDER BY id`, values: [] };
+}
+
+const toReportRow = (c: Collision): Row => [c.id, c.ticketNumber, c.barcode, 'collision', c.padded, c.conflictingId];
+
+/** Invalid tickets streamed from the database, merged in id order with the (few) collisions. */
+async function* reportRows(db: Database, collisions: readonly Collision[], batchSize: number, hasInvalid: boolean): AsyncGenerator<Row[]> {
+  let next = 0;
+  if (!hasInvalid) {
+    yield collisions.map(toReportRow);
+    return;
+  }
+  const invalid = db.streamBatches(invalidQuery(db.dialect), { batchSize });
+  try {
+    for await (const batch of invalid as AsyncIterable<Row[]>) {
+      const out: Row[] = [];
+      for (const [id, ticketNumber, barcode] of batch) {
+        while (next < collisions.length && collisions[next]!.id < Number(id)) out.push(toReportRow(collisions[next++]!));
+        out.push([id ?? null, ticketNumber ?? null, barcode ?? null, `invalid: ${invalidReason(barcode)}`, null, null]);
+      }
+      yield out;
+    }
+  } finally {
+    invalid.destroy();
+  }
+  if (next < collisions.length) yield collisions.slice(next).map(toReportRow);
+}
+
+/**
+ * The offending tickets as CSV (id, ticket_number, barcode, reason, padded, conflicting_id), in
+ * id order, written atomically: the file appears only once complete.
+ */
+export async function writeBarcodeReport(path: string, db: Database, collisions: readonly Collision[], options: { batchSize: number; signal: AbortSignal; hasInvalid: boolean }): Promise<void> {
+  const csv: CsvOptions = { escapeFormulas: true };
+  async function* lines(): AsyncGenerator<string> {
+    yield csvHeader(REPORT_COLUMNS, csv);
+    for await (const batch of reportRows(db, collisions, options.batchSize, options.hasInvalid)) yield encodeCsvBatch(batch, REPORT_COLUMNS, csv);
+  }
+  await pipe(Readable.from(lines(), { objectMode: false }), new AtomicFileWriter(path), { signal: options.signal });
+}
+
+function line(label: string, n: number): string {
+  return `  ${label.padEnd(26)}${n.toLocaleString('en-US').padStart(12)}\n`;
+}
+
+/** The pre-flight as plain text for a terminal. */
+export function formatBarcodeCounts(counts: BarcodeCounts, heading: string): string {
+  return (
+    `${heading}\n` +
+    line('tickets', counts.total) +
+    line('to change (pad to 8)', counts.toChange) +
+    line('already 8 digits', counts.alreadyDone) +
+    line('invalid', counts.invalid) +
+    line('collisions', counts.collisions)
+  );
+}

@@ -1,0 +1,68 @@
+import { SluiceError } from '../core/errors.ts';
+import type { BatchFn, Columns, Row, StageContext, TransformSpec } from '../core/types.ts';
+import { classifyBarcode } from '../format/barcode.ts';
+
+export interface PadBarcodesConfig {
+  /** The barcode column; `barcode` by default. */
+  readonly column?: string;
+  /** Rows to leave untouched this run (e.g. tickets whose padded barcode would collide). */
+  readonly skip?: (ctx: StageContext, columns: Columns) => (row: Row) => boolean;
+  /** A timestamp column appended to every changed row, with this value (the run's time). */
+  readonly stamp?: { readonly column: string; readonly value: (ctx: StageContext) => string };
+}
+
+export interface PadOptions {
+  readonly skip?: (row: Row) => boolean;
+  /** Appended to every changed row. */
+  readonly stamp?: string;
+  readonly onDrop?: (reason: 'invalid' | 'skipped') => void;
+}
+
+/**
+ * The pure core: keeps only the rows whose barcode needs padding, padded to 8 digits (and
+ * stamped). Rows already 8 digits long need no change and are dropped; invalid and skipped rows
+ * are dropped too and counted, never altered.
+ */
+export function padBarcodeBatch(index: number, options: PadOptions = {}): BatchFn {
+  const { skip, stamp, onDrop } = options;
+  return (batch) => {
+    const out: Row[] = [];
+    for (const row of batch) {
+      const barcode = row[index];
+      const kind = classifyBarcode(barcode);
+      if (kind === 'done') continue;
+      if (kind === 'invalid') {
+        onDrop?.('invalid');
+        continue;
+      }
+      if (skip?.(row)) {
+        onDrop?.('skipped');
+        continue;
+      }
+      const changed = row.slice();
+      changed[index] = (barcode as string).padStart(8, '0');
+      if (stamp !== undefined) changed.push(stamp);
+      out.push(changed);
+    }
+    return out;
+  };
+}
+
+/** Left-pads short numeric barcodes with zeros to 8 digits; see `padBarcodeBatch`. */
+export function padBarcodes(config: PadBarcodesConfig = {}): TransformSpec {
+  const column = config.column ?? 'barcode';
+  return {
+    kind: 'transform.pad-barcodes',
+    summary: `Left-pads short numeric ${column} values to 8 digits; keeps only rows that change`,
+    columns: (input) => (config.stamp ? [...input, { name: config.stamp.column, type: 'timestamp' }] : input),
+    open(ctx, columns) {
+      const index = columns.findIndex((c) => c.name === column);
+      if (index < 0) throw new SluiceError('INVALID_DEFINITION', `transform.pad-barcodes: no column "${column}".`);
+      return padBarcodeBatch(index, {
+        skip: config.skip?.(ctx, columns),
+        stamp: config.stamp?.value(ctx),
+        onDrop: (reason) => ctx.metrics.warn(`${reason} barcodes`),
+      });
+    },
+  };
+}
