@@ -59,11 +59,17 @@ function killGroup(pid: number): void {
   }
 }
 
-for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-  process.once(signal, () => {
-    for (const pid of running) killGroup(pid);
-    process.exit(130);
-  });
+let forwarding = false;
+
+function forwardSignals(): void {
+  if (forwarding) return;
+  forwarding = true;
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.once(signal, () => {
+      for (const pid of running) killGroup(pid);
+      process.exit(130);
+    });
+  }
 }
 
 /**
@@ -72,6 +78,7 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
  * The process group is killed on timeout, so a runaway case cannot outlive the harness.
  */
 export function measure(command: Command, timeoutSeconds: number, timeFile: string): Promise<Measurement> {
+  forwardSignals();
   rmSync(timeFile, { force: true });
   const start = process.hrtime.bigint();
   const stdout = command.stdoutFile ? openSync(command.stdoutFile, 'w') : 'ignore';

@@ -52,14 +52,19 @@ export async function processBatches(
   const stream = db.streamBatches({ text: sql, values: params }, { batchSize: Math.min(batchSize, limit) });
   let rows = 0;
   let batches = 0;
-  for await (const chunk of stream as AsyncIterable<Row[]>) {
-    const batch = chunk.length > limit - rows ? chunk.slice(0, limit - rows) : chunk;
-    rows += batch.length;
-    batches++;
-    // Leaving the loop early destroys the stream, which cancels the query and frees its connection.
-    if ((await onBatch(toObjects(stream, batch))) === false || rows >= limit) return { rows, batches, stoppedEarly: true };
+  try {
+    for await (const chunk of stream as AsyncIterable<Row[]>) {
+      const batch = chunk.length > limit - rows ? chunk.slice(0, limit - rows) : chunk;
+      rows += batch.length;
+      batches++;
+      // Leaving the loop early destroys the stream, which cancels the query and frees its connection.
+      if ((await onBatch(toObjects(stream, batch))) === false || rows >= limit) return { rows, batches, stoppedEarly: true };
+    }
+    return { rows, batches, stoppedEarly: false };
+  } finally {
+    // Return only once the connection is back, so that closing the database right after is clean.
+    if (!stream.closed) await new Promise((resolve) => stream.once('close', resolve));
   }
-  return { rows, batches, stoppedEarly: false };
 }
 
 /** Calls `onRow` once per row, in constant memory (batched underneath). */

@@ -39,9 +39,9 @@ interface StringBufLike {
 }
 
 /**
- * A sheet's zip entry. Object mode on the writable side holds whole chunks (one batch of rows
- * each) and `write` returns false until the chunk has been handed to the zip's deflater: the
- * readable side only takes more when the zip reads, so waiting for 'drain' is backpressure.
+ * A sheet's zip entry. Object mode on the writable side keeps whole chunks (a batch of rows
+ * each); a write's callback runs once its chunk has passed to the readable side and the zip has
+ * read that down to the high-water mark, so waiting for the callback is backpressure.
  */
 function entryStream(): Transform {
   const entry = new Transform({
@@ -58,22 +58,10 @@ function entryStream(): Transform {
   return entry;
 }
 
-function drained(stream: Writable): Promise<void> {
-  if (!stream.writableNeedDrain || stream.destroyed) return Promise.resolve();
-  return new Promise((resolve) => {
-    const done = () => {
-      stream.off('drain', done);
-      stream.off('close', done);
-      resolve();
-    };
-    stream.on('drain', done);
-    stream.on('close', done);
-  });
-}
-
 export class StreamingSheet {
   readonly #worksheet: WorksheetInternals;
   readonly #entry: Writable;
+  #previous: Promise<void> = Promise.resolve();
 
   constructor(worksheet: WorksheetInternals, entry: Writable) {
     this.#worksheet = worksheet;
@@ -84,10 +72,15 @@ export class StreamingSheet {
     worksheet.startedData = true;
   }
 
-  /** Appends rows' XML; resolves once the zip has taken it in (or the sheet was aborted). */
+  /**
+   * Appends rows' XML. Resolves once the zip has taken in the previous write: one write waits
+   * while another is being compressed, so encoding and compression overlap and memory holds two.
+   */
   write(xml: string | Buffer): Promise<void> {
-    this.#entry.write(xml);
-    return drained(this.#entry);
+    const previous = this.#previous;
+    // The callback also runs (with an error) when the entry is destroyed, so no caller waits forever.
+    this.#previous = new Promise((resolve) => this.#entry.write(xml, () => resolve()));
+    return previous;
   }
 
   /** Closes the sheet (autofilter, page setup, end of the part); no row can follow. */

@@ -1,0 +1,48 @@
+import { describe, expect, it } from 'vitest';
+import { buildCount, buildSelect, type SelectSpec } from '../../src/db/select.ts';
+import { TICKET_FILTERS } from '../../src/db/ticket-filters.ts';
+import { ticketColumns } from '../../src/db/tickets.ts';
+
+const spec: SelectSpec = { table: 'tickets', columns: ticketColumns('id', 'barcode', 'sold_at'), orderBy: 'id', filters: TICKET_FILTERS, limitParam: 'limit' };
+const hostile = { status: 'sold', seller: "x' OR '1'='1", q: "%'; DROP TABLE tickets; --", soldFrom: '2026-01-31', soldTo: '2026-02-28', limit: 5 };
+
+describe('SQL building', () => {
+  it('binds every filter value and never splices it into the SQL (SQLite)', () => {
+    const query = buildSelect('sqlite', spec, hostile);
+    expect(query.text).not.toContain('DROP');
+    expect(query.text).not.toContain("'1'='1");
+    expect(query.text).toContain('ORDER BY "id" LIMIT ?');
+    const needle = "%'; drop table tickets; --";
+    expect(query.values).toEqual(['sold', "x' OR '1'='1", '2026-01-31T00:00:00.000Z', '2026-03-01T00:00:00.000Z', needle, needle, needle, 5]);
+  });
+
+  it('uses numbered placeholders and timestamptz casts on PostgreSQL', () => {
+    const query = buildSelect('postgres', spec, hostile);
+    expect(query.text).toContain('"status" = $1');
+    expect(query.text).toContain('"sold_at" >= $3::timestamptz');
+    expect(query.text).toContain('"sold_at" < $4::timestamptz');
+    expect(query.text).toContain('strpos(lower("ticket_number"), $5) > 0');
+    expect(query.text).toMatch(/LIMIT \$8$/);
+    expect(query.values).toHaveLength(8);
+  });
+
+  it('makes soldTo inclusive of its whole day, across month ends', () => {
+    expect(buildSelect('sqlite', spec, { soldTo: '2028-02-28' }).values).toEqual(['2028-02-29T00:00:00.000Z']);
+    expect(buildSelect('sqlite', spec, { soldTo: '2026-12-31' }).values).toEqual(['2027-01-01T00:00:00.000Z']);
+  });
+
+  it('formats timestamps as canonical ISO text on both engines', () => {
+    expect(buildSelect('postgres', spec, {}).text).toContain(`to_char("sold_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "sold_at"`);
+    expect(buildSelect('sqlite', spec, {}).text).toContain(`strftime('%Y-%m-%dT%H:%M:%fZ', "sold_at")`);
+  });
+
+  it('counts with the same filters and limit', () => {
+    const count = buildCount('sqlite', spec, { status: 'sold', limit: 3 });
+    expect(count.text).toBe('SELECT count(*) FROM (SELECT 1 FROM "tickets" WHERE "status" = ? LIMIT ?) AS matching');
+    expect(count.values).toEqual(['sold', 3]);
+  });
+
+  it('applies no WHERE clause without filter values', () => {
+    expect(buildSelect('sqlite', spec, { status: undefined, q: '' }).text).not.toContain('WHERE');
+  });
+});
