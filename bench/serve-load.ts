@@ -2,7 +2,7 @@
  * Load on `sluice serve`: N concurrent downloads of /api/admin/tickets/export-csv from a
  * PostgreSQL database of --rows tickets while /healthz is polled every 50 ms.
  *
- *   npx tsx bench/serve-load.ts [--rows 1000000] [--downloads 8] [--reseed] [--drop]
+ *   npx tsx bench/serve-load.ts [--rows 1000000] [--downloads 8] [--batch-size N] [--reseed] [--drop]
  *
  * Prints JSON: the server's peak RSS (VmHWM), /healthz latency p50/p99, wall time and bytes per
  * download (every download must be complete and of the same size).
@@ -25,6 +25,7 @@ const { values } = parseArgs({
     downloads: { type: 'string', default: '8' },
     reseed: { type: 'boolean', default: false },
     drop: { type: 'boolean', default: false },
+    'batch-size': { type: 'string' },
   },
 });
 const rows = Number(values.rows!.replace(/[_,]/g, ''));
@@ -130,7 +131,8 @@ async function main(): Promise<void> {
       }
     })();
     const start = performance.now();
-    const sizes = await Promise.all(Array.from({ length: downloads }, () => download(`${base}/api/admin/tickets/export-csv`)));
+    const query = values['batch-size'] ? `?batchSize=${values['batch-size']}` : '';
+    const sizes = await Promise.all(Array.from({ length: downloads }, () => download(`${base}/api/admin/tickets/export-csv${query}`)));
     const wallMs = Math.round(performance.now() - start);
     polling = false;
     await poller;
@@ -140,6 +142,7 @@ async function main(): Promise<void> {
     const result = {
       rows,
       downloads,
+      batchSize: values['batch-size'] ? Number(values['batch-size']) : 'default',
       serverPeakRssBytes: peakRss(child.pid!),
       healthzSamples: sorted.length,
       healthzP50Ms: Number(percentile(sorted, 50).toFixed(1)),

@@ -126,7 +126,6 @@ describe('StreamingWorkbook (exceljs internals)', () => {
     sheet.commit();
     await book.commit();
     const raw = readXlsx(Buffer.concat(out.chunks));
-    console.log(raw.sheets[0]!.xml.length, raw.sheets[0]!.xml.slice(0, 1500));
     expect(raw.sheets[0]!.rows).toHaveLength(accepted * batch);
   });
 });

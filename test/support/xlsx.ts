@@ -135,7 +135,9 @@ function parseCell(open: string, body: string): RawCell {
 }
 
 function parseSheet(name: string, path: string, xml: string): RawSheet {
-  const data = xml.match(/<sheetData>([\s\S]*)<\/sheetData>/)?.[1] ?? '';
+  // indexOf, not a regular expression: a backtracking match over megabytes of XML can fail.
+  const open = xml.indexOf('<sheetData>');
+  const data = open < 0 ? '' : xml.slice(open + '<sheetData>'.length, xml.lastIndexOf('</sheetData>'));
   const rows: RawRow[] = [];
   for (const row of data.matchAll(/<row ([^>]*)>([\s\S]*?)<\/row>/g)) {
     const cells = [...row[2]!.matchAll(/<c ([^>]*)>([\s\S]*?)<\/c>/g)].map((c) => parseCell(c[1]!, c[2]!));
