@@ -120,8 +120,9 @@ function parseStyles(xml: string): { numFmts: string[]; bold: boolean[] } {
   return { numFmts, bold };
 }
 
-function parseCell(open: string, body: string): RawCell {
+function parseCell(open: string, body: string | undefined): RawCell {
   const a = attributes(open);
+  if (body === undefined) return { ref: a.r!, type: a.t, style: Number(a.s ?? 0), value: '', preserve: false }; // <c r=".." s=".."/>
   const inline = /^<is><t( xml:space="preserve")?>([\s\S]*)<\/t><\/is>$/.exec(body);
   const v = /^<v>([\s\S]*)<\/v>$/.exec(body);
   if (!inline && !v) throw new Error(`unexpected cell content in ${a.r}: ${body.slice(0, 200)}`);
@@ -140,7 +141,7 @@ function parseSheet(name: string, path: string, xml: string): RawSheet {
   const data = open < 0 ? '' : xml.slice(open + '<sheetData>'.length, xml.lastIndexOf('</sheetData>'));
   const rows: RawRow[] = [];
   for (const row of data.matchAll(/<row ([^>]*)>([\s\S]*?)<\/row>/g)) {
-    const cells = [...row[2]!.matchAll(/<c ([^>]*)>([\s\S]*?)<\/c>/g)].map((c) => parseCell(c[1]!, c[2]!));
+    const cells = [...row[2]!.matchAll(/<c ([^>]*?)(?:\/>|>([\s\S]*?)<\/c>)/g)].map((c) => parseCell(c[1]!, c[2]));
     rows.push({ number: Number(attributes(row[1]!).r), cells });
   }
   return { name, path, xml, rows };

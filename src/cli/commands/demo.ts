@@ -2,18 +2,17 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { Pipeline } from '../../core/define.ts';
 import type { RunSummary } from '../../core/metrics.ts';
 import { formatBytes, formatCount, formatTable } from '../format.ts';
 
-const BIN = fileURLToPath(new URL('../../../bin/sluice.mjs', import.meta.url));
 const DEMO_DB = 'sqlite:data/raffle.db';
 
 /** Each pipeline runs in its own process (with this one's V8 flags), so its peak memory is its own. */
 function runChild(args: string[], metricsPath: string): Promise<RunSummary> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [...process.execArgv, BIN, 'run', ...args, '--metrics', metricsPath, '--log-level', 'warn'], { stdio: ['ignore', 'inherit', 'inherit'] });
+    // The same entry point (bin/sluice.mjs) and V8 flags that started this process.
+    const child = spawn(process.execPath, [...process.execArgv, process.argv[1]!, 'run', ...args, '--metrics', metricsPath, '--log-level', 'warn'], { stdio: ['ignore', 'inherit', 'inherit'] });
     child.on('error', reject);
     child.on('exit', (code) => {
       if (code === 0) resolve(JSON.parse(readFileSync(metricsPath, 'utf8')) as RunSummary);
