@@ -20,7 +20,7 @@ function mergeParams(def: PipelineDefinition): ParamSpecs {
     }
   }
   if (Object.hasOwn(merged, 'batchSize')) fail(def.name, 'parameter "batchSize" is reserved.');
-  merged.batchSize = BATCH_SIZE_PARAM;
+  merged.batchSize = def.defaultBatchSize === undefined ? BATCH_SIZE_PARAM : { ...BATCH_SIZE_PARAM, default: def.defaultBatchSize };
   return merged;
 }
 

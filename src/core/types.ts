@@ -96,6 +96,8 @@ export interface PipelineDefinition {
   readonly sink: SinkSpec;
   /** Refuse to run (and create no output) when the source has no rows; the message names what is missing. */
   readonly requireRows?: { readonly message: string };
+  /** The pipeline's own default for `batchSize` (e.g. larger write transactions). */
+  readonly defaultBatchSize?: number;
   /** Open a SQLite database even if its file does not exist yet (seeding). */
   readonly createsDatabase?: boolean;
   /** Checks that run after parameter validation and before any output is opened. */

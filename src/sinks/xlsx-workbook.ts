@@ -9,7 +9,7 @@
  * the zip has caught up, and the rows' XML is written by sluice's own encoder
  * (src/format/xlsx-sheet-xml.ts): typed inline cells, 3-4 times cheaper than exceljs's cell model.
  */
-import { Transform, type Writable } from 'node:stream';
+import { PassThrough, type Writable } from 'node:stream';
 import ExcelJS from 'exceljs';
 import type { SheetStyles } from '../format/xlsx-sheet-xml.ts';
 
@@ -39,23 +39,22 @@ interface StringBufLike {
 }
 
 /**
- * A sheet's zip entry. Object mode on the writable side keeps whole chunks (a batch of rows
- * each); a write's callback runs once its chunk has passed to the readable side and the zip has
- * read that down to the high-water mark, so waiting for the callback is backpressure.
+ * A sheet's zip entry. A write's callback runs once its chunk has passed to the readable side
+ * and the zip has read that down to the high-water mark, so waiting for the callback is
+ * backpressure.
  */
-function entryStream(): Transform {
-  const entry = new Transform({
-    writableObjectMode: true,
-    writableHighWaterMark: 1,
-    readableHighWaterMark: 64 * 1024,
-    transform(chunk: string | Buffer | StringBufLike, _encoding, callback) {
-      // exceljs reuses its StringBuf after `write` returns: copy it now.
-      callback(null, typeof chunk === 'string' || Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk.toBuffer()));
-    },
-  });
-  // WorkbookWriter.commit() waits for 'zipped' on sheets it commits itself.
-  entry.on('finish', () => entry.emit('zipped'));
-  return entry;
+class EntryStream extends PassThrough {
+  constructor() {
+    super({ highWaterMark: 64 * 1024 });
+    // WorkbookWriter.commit() waits for 'zipped' on sheets it commits itself.
+    this.on('finish', () => this.emit('zipped'));
+  }
+
+  /** exceljs also writes its StringBuf, which it reuses as soon as `write` returns: copy it now. */
+  override write(chunk: unknown, ...rest: unknown[]): boolean {
+    const bytes = typeof chunk === 'string' || Buffer.isBuffer(chunk) ? chunk : Buffer.from((chunk as StringBufLike).toBuffer());
+    return (super.write as (chunk: unknown, ...rest: unknown[]) => boolean)(bytes, ...rest);
+  }
 }
 
 export class StreamingSheet {
@@ -114,7 +113,7 @@ export class StreamingWorkbook {
     const internals = this.#writer as unknown as WorkbookInternals;
     this.#internals = internals;
     internals._openStream = (path) => {
-      const entry = entryStream();
+      const entry = new EntryStream();
       internals.zip.append(entry, { name: path });
       this.#entry = entry;
       return entry;

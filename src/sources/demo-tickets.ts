@@ -24,12 +24,14 @@ function mix(n: number, salt: number): number {
 }
 
 /**
- * 8-digit barcodes are id * 7919 + 13 modulo 10^8 (a bijection, so unique, with leading zeros
- * where they fall); legacy barcodes are 6-7 digits, also unique, for the 8-digit migration.
+ * 8-digit barcodes are id * 37 + 13 modulo 10^8, legacy ones id * 7 modulo 9,900,000 plus
+ * 100,000 (6-7 digits): multipliers coprime with the modulus make both unique, the first 2.7
+ * million 8-digit ones have leading zeros, and both rise with the id for long runs, so the
+ * unique index grows at its end instead of at random pages (seeding a million rows stays fast).
  */
 export function demoBarcode(id: number, legacy: boolean): string {
-  if (legacy) return String(((id * 7919 + 13) % LEGACY_RANGE) + 100_000);
-  return String((id * 7919 + 13) % 100_000_000).padStart(8, '0');
+  if (legacy) return String(((id * 7) % LEGACY_RANGE) + 100_000);
+  return String((id * 37 + 13) % 100_000_000).padStart(8, '0');
 }
 
 /** One deterministic demo ticket, in TICKET_COLUMNS order. */
@@ -93,8 +95,9 @@ export function demoTickets(): SourceSpec {
     },
     async open(ctx) {
       const db = await ctx.database();
+      // Dropping is much faster than deleting a million indexed rows, on both engines.
+      if (ctx.params.reset === true) await db.exec('DROP TABLE IF EXISTS tickets');
       await initTicketsTable(db);
-      if (ctx.params.reset === true) await db.exec(db.dialect === 'postgres' ? 'TRUNCATE tickets' : 'DELETE FROM tickets');
       const [row] = await db.query({ text: 'SELECT coalesce(max(id), 0) FROM tickets', values: [] });
       const firstId = Number(row?.[0] ?? 0) + 1;
       const count = ctx.params.count as number;

@@ -8,8 +8,11 @@ export interface SqlKeysetConfig {
   readonly summary: string;
   readonly table: string;
   readonly columns: Columns;
-  /** A unique, indexed column among `columns` (the primary key): pages are `key > last`. */
-  readonly key: string;
+  /**
+   * A unique, indexed column among `columns`: pages are `key > last ORDER BY key`. It may depend
+   * on the engine, because the order decides which pages a writer downstream rewrites per batch.
+   */
+  readonly key: string | ((dialect: Dialect) => string);
   /** A fixed SQL condition (no user input) the rows must meet, per dialect. */
   readonly where?: (dialect: Dialect) => string;
 }
@@ -19,9 +22,13 @@ interface PageQueries {
   after(last: Value, limit: number): SqlQuery;
 }
 
+function keyOf(config: SqlKeysetConfig, dialect: Dialect): string {
+  return typeof config.key === 'function' ? config.key(dialect) : config.key;
+}
+
 function pageQueries(config: SqlKeysetConfig, dialect: Dialect): PageQueries {
   const names = config.columns.map((c) => `"${c.name}"`).join(', ');
-  const key = `"${config.key}"`;
+  const key = `"${keyOf(config, dialect)}"`;
   const condition = config.where ? `(${config.where(dialect)})` : undefined;
   const base = `SELECT ${names} FROM "${config.table}"`;
   const first = `${base}${condition ? ` WHERE ${condition}` : ''} ORDER BY ${key} LIMIT ${placeholder(dialect, 1)}`;
@@ -49,8 +56,9 @@ export class KeysetReader extends Readable {
     super({ objectMode: true, highWaterMark: 1 });
     this.#db = db;
     this.#queries = pageQueries(config, db.dialect);
-    this.#keyIndex = config.columns.findIndex((c) => c.name === config.key);
-    if (this.#keyIndex < 0) throw new SluiceError('INVALID_DEFINITION', `source.sql-keyset: key "${config.key}" is not among the columns.`);
+    const key = keyOf(config, db.dialect);
+    this.#keyIndex = config.columns.findIndex((c) => c.name === key);
+    if (this.#keyIndex < 0) throw new SluiceError('INVALID_DEFINITION', `source.sql-keyset: key "${key}" is not among the columns.`);
     this.#batchSize = batchSize;
   }
 

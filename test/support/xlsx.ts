@@ -136,14 +136,21 @@ function parseCell(open: string, body: string | undefined): RawCell {
 }
 
 function parseSheet(name: string, path: string, xml: string): RawSheet {
+  // Structure first, so a garbled part fails here rather than parsing leniently.
   // indexOf, not a regular expression: a backtracking match over megabytes of XML can fail.
   const open = xml.indexOf('<sheetData>');
-  const data = open < 0 ? '' : xml.slice(open + '<sheetData>'.length, xml.lastIndexOf('</sheetData>'));
+  const close = xml.indexOf('</sheetData>');
+  if (open < 0 || close < open || xml.indexOf('<sheetData>', open + 1) >= 0 || !xml.endsWith('</worksheet>')) {
+    throw new Error(`${path}: malformed worksheet (sheetData at ${open}..${close}, ends with ${JSON.stringify(xml.slice(-40))})`);
+  }
+  const data = xml.slice(open + '<sheetData>'.length, close);
   const rows: RawRow[] = [];
   for (const row of data.matchAll(/<row ([^>]*)>([\s\S]*?)<\/row>/g)) {
     const cells = [...row[2]!.matchAll(/<c ([^>]*?)(?:\/>|>([\s\S]*?)<\/c>)/g)].map((c) => parseCell(c[1]!, c[2]));
     rows.push({ number: Number(attributes(row[1]!).r), cells });
   }
+  const opened = data.split('<row ').length - 1;
+  if (opened !== rows.length) throw new Error(`${path}: ${opened} <row> elements but ${rows.length} parsed`);
   return { name, path, xml, rows };
 }
 
