@@ -1,6 +1,8 @@
 import type { ParamSpecs } from '../core/params.ts';
 import type { Filter } from './select.ts';
-import { TICKET_STATUSES } from './tickets.ts';
+import type { SourceSpec } from '../core/types.ts';
+import { sqlSelect } from '../sources/sql-select.ts';
+import { TICKET_COLUMNS, TICKET_STATUSES } from './tickets.ts';
 
 /** The filters the app's admin exports offer (CSV and Excel share them). */
 export const TICKET_FILTER_PARAMS: ParamSpecs = {
@@ -21,3 +23,16 @@ export const TICKET_FILTERS: readonly Filter[] = [
   { op: 'onOrBeforeDate', param: 'soldTo', column: 'sold_at' },
   { op: 'contains', param: 'q', columns: ['ticket_number', 'buyer_name', 'buyer_email'] },
 ];
+
+/** All ticket columns by id, narrowed by the admin filters: the source of the CSV and Excel exports. */
+export function filteredTickets(): SourceSpec {
+  return sqlSelect({
+    summary: 'Tickets matching the filters, by id',
+    table: 'tickets',
+    columns: TICKET_COLUMNS,
+    orderBy: 'id',
+    filters: TICKET_FILTERS,
+    limitParam: 'limit',
+    params: TICKET_FILTER_PARAMS,
+  });
+}
