@@ -65,7 +65,6 @@ function sqliteFile(url: string): string {
   return url.slice('sqlite:'.length);
 }
 
-/** psql prints timestamps in the session time zone: UTC, as sluice does. */
 function psql(url: string, sql: string): string[] {
   return ['psql', '-X', '-q', '-v', 'ON_ERROR_STOP=1', url, '-c', sql];
 }
@@ -74,6 +73,7 @@ type ShellFormat = 'csv' | 'tsv' | 'txt';
 const SQLITE_MODE: Record<ShellFormat, string[]> = { csv: ['-csv', '-header'], tsv: ['-tabs', '-header'], txt: ['-list', '-noheader'] };
 const COPY_OPTIONS: Record<ShellFormat, string> = { csv: ' WITH (FORMAT csv, HEADER)', tsv: ' WITH (FORMAT text, HEADER)', txt: '' };
 
+/** psql prints timestamps in the session time zone (PGTZ): UTC, as sluice does. */
 function shellExport(engine: Engine, format: ShellFormat, sql: string): (env: CaseEnv) => Command {
   if (engine === 'sqlite') return ({ url, out }) => ({ argv: ['sqlite3', ...SQLITE_MODE[format], sqliteFile(url), sql], stdoutFile: out });
   return ({ url, out }) => ({ argv: psql(url, `\\copy (${sql}) TO STDOUT${COPY_OPTIONS[format]}`), stdoutFile: out, env: { PGTZ: 'UTC' } });
@@ -94,8 +94,9 @@ function exportGroup(group: 'csv' | 'tsv' | 'txt', pipeline: string, engine: Eng
   const sql = group === 'txt' ? SELECT_BARCODES : SELECT_ALL;
   const toolLabel = engine === 'sqlite' ? `sqlite3 ${SQLITE_MODE[group][0]}` : `psql \\copy ${group === 'csv' ? 'CSV' : 'text'}`;
   const base = { group, engine, dataset, extension: group, ratioOf: 'wall' as const };
+  const label = group === 'csv' ? `sluice ${pipeline}` : `sluice ${pipeline} (${group.toUpperCase()})`;
   const cases: BenchCase[] = [
-    { ...base, id: `${group}.sluice.${engine}`, label: group === 'csv' ? `sluice ${pipeline}` : `sluice ${pipeline} (${group.toUpperCase()})`, role: 'sluice', referenceId, target: EXPORT_TARGET, command: sluice(pipeline) },
+    { ...base, id: `${group}.sluice.${engine}`, label, role: 'sluice', referenceId, target: EXPORT_TARGET, command: sluice(pipeline) },
     { ...base, id: referenceId, label: toolLabel, role: 'tool', command: shellExport(engine, group, sql) },
   ];
   if (group !== 'csv') return cases;
@@ -122,7 +123,7 @@ function migrateGroup(engine: Engine, rows: number): BenchCase[] {
   const base = { group: 'migrate' as const, engine, dataset, mutates: true, ratioOf: 'wall' as const };
   const referenceId = `migrate.update.${engine}`;
   const maxRatio = engine === 'sqlite' ? 1.5 : 2;
-  const update = engine === 'sqlite' ? ({ url }: CaseEnv): Command => ({ argv: ['sqlite3', sqliteFile(url), UPDATE_SQLITE] }) : ({ url }: CaseEnv): Command => ({ argv: psql(url, UPDATE_PG) });
+  const update = ({ url }: CaseEnv): Command => ({ argv: engine === 'sqlite' ? ['sqlite3', sqliteFile(url), UPDATE_SQLITE] : psql(url, UPDATE_PG) });
   return [
     { ...base, id: `migrate.sluice.${engine}`, label: 'sluice migrate-8digit-barcodes', role: 'sluice', referenceId, target: { maxRatio, text: `≤ ${maxRatio}x` }, command: sluice('migrate-8digit-barcodes', false) },
     { ...base, id: referenceId, label: `single UPDATE (${engine === 'sqlite' ? 'sqlite3' : 'psql'})`, role: 'tool', command: update },

@@ -32,6 +32,11 @@ export interface TextCell {
   readonly truncatedFrom?: number;
 }
 
+/** Whether text goes into a cell unchanged: nothing to strip, within the limit (the common case). */
+export function isPlainCellText(text: string): boolean {
+  return text.length <= MAX_CELL_TEXT && !ILLEGAL_XML.test(text);
+}
+
 /**
  * Text as a cell can hold it: illegal characters removed, then cut to Excel's limit without
  * splitting a surrogate pair (an emoji is dropped whole rather than halved).

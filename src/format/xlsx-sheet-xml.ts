@@ -1,5 +1,5 @@
 import type { Batch, Columns } from '../core/types.ts';
-import { type TextCell, toCellValue } from './xlsx-cells.ts';
+import { type TextCell, isPlainCellText, toCellValue } from './xlsx-cells.ts';
 
 /** Style ids (`s="n"`) registered in the workbook's styles part. */
 export interface SheetStyles {
@@ -100,9 +100,15 @@ export function rowsXml(batch: Batch, start: number, end: number, firstRow: numb
     const number = firstRow + r - start;
     let xml = `<row r="${number}">`;
     for (let i = 0; i < width; i++) {
-      const cell = toCellValue(types[i]!, row[i] ?? null);
-      if (cell === null) continue;
+      const value = row[i] ?? null;
+      if (value === null) continue;
       const ref = letters[i]! + number;
+      // The common cases without a CellValue per cell; toCellValue decides all the others.
+      if (typeof value === 'string' && types[i] === 'text' && isPlainCellText(value)) {
+        xml += inlineText(ref, value);
+        continue;
+      }
+      const cell = toCellValue(types[i]!, value)!;
       if (cell.kind === 'number') xml += `<c r="${ref}"><v>${cell.value}</v></c>`;
       else if (cell.kind === 'date') xml += `<c r="${ref}" s="${styles.date}"><v>${cell.serial}</v></c>`;
       else {

@@ -7,7 +7,8 @@
  * buffer that forwards to the zip without ever waiting, so a slow consumer lets a whole export
  * pile up in memory. Here each sheet's zip entry is a stream of ours whose `write` reports when
  * the zip has caught up, and the rows' XML is written by sluice's own encoder
- * (src/format/xlsx-sheet-xml.ts): typed inline cells, 3-4 times cheaper than exceljs's cell model.
+ * (src/format/xlsx-sheet-xml.ts): typed inline cells, without exceljs's per-cell objects (a
+ * 1,000,000-row export takes about a quarter of the CPU time it takes through exceljs rows).
  */
 import { PassThrough, type Writable } from 'node:stream';
 import ExcelJS from 'exceljs';

@@ -4,7 +4,7 @@ import type { Batch, Columns, EncoderSinkSpec, StageContext } from '../core/type
 import { MAX_CELL_TEXT } from '../format/xlsx-cells.ts';
 import { type CellIssue, columnLetters, headerRowXml, rowsXml } from '../format/xlsx-sheet-xml.ts';
 import { EXCEL_MAX_ROWS, type SheetPosition, columnWidths, planRows, sheetName, validateSheetBaseName } from '../format/xlsx-sheets.ts';
-import { type StreamingSheet, StreamingWorkbook } from './xlsx-workbook.ts';
+import type { StreamingSheet, StreamingWorkbook } from './xlsx-workbook.ts';
 
 export interface XlsxSinkConfig {
   /** The first sheet's name; later sheets are `<name> (2)`, `<name> (3)`, ... Default `Tickets`. */
@@ -73,7 +73,7 @@ class XlsxEncoder extends Transform {
   }
 
   async #write(batch: Batch): Promise<void> {
-    this.#start(batch);
+    await this.#start(batch);
     const plan = planRows(this.#position, batch.length, this.#settings.maxRowsPerSheet);
     for (const segment of plan.segments) {
       const sheet = await this.#sheetAt(segment.sheet);
@@ -86,7 +86,7 @@ class XlsxEncoder extends Transform {
   }
 
   async #finish(): Promise<void> {
-    this.#start([]);
+    await this.#start([]);
     await this.#sheetAt(this.#position.sheet); // an export without rows is a header-only sheet
     this.#sheet!.commit();
     await this.#workbook!.commit();
@@ -94,9 +94,14 @@ class XlsxEncoder extends Transform {
     if (truncated > LOGGED_ISSUES) this.#ctx.logger.warn({ cells: truncated, limit: MAX_CELL_TEXT }, `${truncated} text cells were longer than Excel's cell limit and were truncated`);
   }
 
-  /** The workbook opens with the first batch, whose values size the columns. */
-  #start(sample: Batch): void {
+  /**
+   * The workbook opens with the first batch, whose values size the columns. exceljs loads only
+   * now: importing it costs every other pipeline about 20 MB.
+   */
+  async #start(sample: Batch): Promise<void> {
     if (this.#workbook) return;
+    const { StreamingWorkbook } = await import('./xlsx-workbook.ts');
+    if (this.#workbook || this.destroyed) return;
     this.#widths = columnWidths(this.#columns, sample);
     this.#output = new Writable({
       highWaterMark: 64 * 1024,

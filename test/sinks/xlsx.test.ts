@@ -1,5 +1,6 @@
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import ExcelJS from 'exceljs';
+import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { definePipeline } from '../../src/core/define.ts';
 import { isSluiceError } from '../../src/core/errors.ts';
@@ -135,10 +136,16 @@ for (const engine of engines) {
 
     it('writes every awkward value as a typed cell that reads back exactly', async () => {
       const path = dir.file(`awkward-${engine.name}.xlsx`);
-      const summary = await runPipeline(exportPipeline(), { database: url, output: fileOutput(path) });
+      const logs: Array<Record<string, unknown>> = [];
+      const logger = pino({ level: 'warn' }, { write: (line: string) => void logs.push(JSON.parse(line) as Record<string, unknown>) });
+      const summary = await runPipeline(exportPipeline(), { database: url, output: fileOutput(path), logger });
       expect(summary.rows).toBe(table.length);
       // LONG and EMOJI_AT_LIMIT were cut; the control characters and U+FFFF were dropped.
       expect(summary.warnings).toEqual({ truncatedCells: 2, strippedCells: 2 });
+      expect(logs.filter((l) => /truncated/.test(String(l.msg))).map((l) => [l.sheet, l.row, l.column, l.length])).toEqual([
+        ['Tickets', 8, 'buyer_name', LONG.length],
+        ['Tickets', 9, 'buyer_name', EMOJI_AT_LIMIT.length],
+      ]);
 
       const book = readXlsx(path);
       expect(book.sheets.map((s) => s.name)).toEqual(['Tickets']);
