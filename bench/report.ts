@@ -46,6 +46,8 @@ export interface RunInfo {
   readonly rows: number;
   readonly repeat: number;
   readonly started: Date;
+  /** 1-minute load average at the start (the machine may be shared). */
+  readonly loadAtStart: number;
   readonly postgres?: string;
   readonly seedCommands: readonly string[];
   readonly notes: readonly string[];
@@ -55,7 +57,7 @@ function machine(info: RunInfo): string[] {
   const sqlite = version(['sqlite3', '--version']).split(' ').slice(0, 2).join(' ');
   return [
     `- CPU: ${cpuModel()}, ${availableParallelism()} cores (nproc)`,
-    `- Memory: ${(totalmem() / 2 ** 30).toFixed(1)} GiB; load average at start ${loadavg().map((l) => l.toFixed(2)).join(', ')}`,
+    `- Memory: ${(totalmem() / 2 ** 30).toFixed(1)} GiB; 1-minute load average ${info.loadAtStart.toFixed(2)} at the start, ${loadavg()[0]!.toFixed(2)} at the end`,
     `- Node ${process.version}; sqlite3 ${sqlite}; ${version(['psql', '--version'])}; PostgreSQL server ${info.postgres ?? 'unreachable'}`,
   ];
 }
@@ -115,7 +117,7 @@ export function report(results: readonly CaseResult[], info: RunInfo): string {
   return [
     '# sluice benchmark results',
     '',
-    `Run ${info.started.toISOString()} with ${info.rows.toLocaleString('en-US')} rows, ${info.repeat} repetition(s) per case: wall time (from spawn to exit) is the median, peak RSS the largest (GNU time \`%M\`: the largest process of the tree). Each case runs as its own process. Each row's ratio divides by the reference of its group measured in the same run (peak RSS for the flatness row). Reproduce with \`npm run bench -- ${info.argv.map(quote).join(' ')}\`.`,
+    `Run ${info.started.toISOString()} (${((Date.now() - info.started.getTime()) / 60_000).toFixed(1)} min) with ${info.rows.toLocaleString('en-US')} rows, ${info.repeat} repetition(s) per case: wall time (from spawn to exit) is the median, peak RSS the largest (GNU time \`%M\`: the largest process of the tree). Each case runs as its own process. Each row's ratio divides by the reference of its group measured in the same run (peak RSS for the flatness row). Reproduce with \`npm run bench -- ${info.argv.map(quote).join(' ')}\`.`,
     '',
     '## Machine',
     '',

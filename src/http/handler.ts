@@ -27,6 +27,11 @@ export interface PipelineHandlerOptions {
   /** Bounds concurrent exports; beyond it the answer is 503 with Retry-After. */
   readonly limiter?: Limiter;
   readonly metrics?: ServerMetrics;
+  /**
+   * Rows per batch when the request gives no `batchSize`. Smaller batches than the CLI's make
+   * shorter synchronous stretches, which keeps other requests quick while several exports run.
+   */
+  readonly defaultBatchSize?: number;
 }
 
 /** `(req, res) => void`: usable as `app.get(path, handler)` in Express and in plain node:http. */
@@ -88,7 +93,7 @@ export function pipelineHandler(pipelineOrName: Pipeline | string, options: Pipe
   const resolve = typeof pipelineOrName === 'string' ? () => getPipeline(pipelineOrName) : () => Promise.resolve(pipelineOrName);
   const logger = options.logger ?? silentLogger;
   return (req, res) => {
-    serve(resolve, options, logger, req, res).catch((error: unknown) => {
+    serveDownload(resolve, options, logger, req, res).catch((error: unknown) => {
       // Only reachable through a bug; the client must still get an answer.
       logger.error({ err: error }, 'export handler failed');
       if (!res.headersSent) sendJson(res, 500, { error: 'The export failed (INTERNAL); see the server log.' });
@@ -97,25 +102,50 @@ export function pipelineHandler(pipelineOrName: Pipeline | string, options: Pipe
   };
 }
 
-async function serve(resolve: () => Promise<Pipeline>, options: PipelineHandlerOptions, logger: Logger, req: IncomingMessage, res: ServerResponse): Promise<void> {
-  let pipeline: Pipeline;
-  let sink: EncoderSinkSpec;
-  const params = queryParams(req.url);
+interface Accepted {
+  readonly pipeline: Pipeline;
+  readonly sink: EncoderSinkSpec;
+  readonly params: Readonly<Record<string, unknown>>;
+}
+
+/** The pipeline and its raw parameters, or undefined once the request has been answered (400/404/405). */
+async function accept(resolve: () => Promise<Pipeline>, options: PipelineHandlerOptions, logger: Logger, req: IncomingMessage, res: ServerResponse): Promise<Accepted | undefined> {
   // Express routes HEAD to GET handlers: running a whole export to send no body would be waste.
-  if (req.method !== 'GET') return sendJson(res, 405, { error: `Method ${req.method} not allowed; use GET.` }, { Allow: 'GET' });
+  if (req.method !== 'GET') {
+    sendJson(res, 405, { error: `Method ${req.method} not allowed; use GET.` }, { Allow: 'GET' });
+    return undefined;
+  }
+  const params: Record<string, unknown> = queryParams(req.url);
+  if (options.defaultBatchSize !== undefined && params.batchSize === undefined) params.batchSize = options.defaultBatchSize;
   try {
-    pipeline = await resolve();
-    sink = encoderSink(pipeline);
+    const pipeline = await resolve();
+    const sink = encoderSink(pipeline);
     // Validated here as well as in the run, so that a bad request never takes an export slot.
     parseParams(pipeline.allParams, params);
+    return { pipeline, sink, params };
   } catch (error) {
-    return answerError(res, toSluiceError(error), logger);
+    answerError(res, toSluiceError(error), logger);
+    return undefined;
   }
+}
+
+async function serveDownload(resolve: () => Promise<Pipeline>, options: PipelineHandlerOptions, logger: Logger, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  const accepted = await accept(resolve, options, logger, req, res);
+  if (!accepted) return;
   const release = options.limiter ? options.limiter.tryAcquire() : () => undefined;
   if (!release) {
     sendJson(res, 503, { error: 'Too many exports are running; retry shortly.' }, { 'Retry-After': String(RETRY_AFTER_SECONDS) });
     return;
   }
+  try {
+    await stream(accepted, options, logger, req, res);
+  } finally {
+    release();
+  }
+}
+
+/** Runs the pipeline into the response; the run settles only once its connections are released. */
+async function stream({ pipeline, sink, params }: Accepted, options: PipelineHandlerOptions, logger: Logger, req: IncomingMessage, res: ServerResponse): Promise<void> {
   const gzipAllowed = options.gzip ?? sink.format.contentType.startsWith('text/');
   if (gzipAllowed) res.setHeader('Vary', 'Accept-Encoding');
   const now = new Date();
@@ -137,7 +167,6 @@ async function serve(resolve: () => Promise<Pipeline>, options: PipelineHandlerO
     answerRunFailure(res, failure, log);
   } finally {
     exchange.dispose();
-    release();
   }
 }
 

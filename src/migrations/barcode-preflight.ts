@@ -55,54 +55,66 @@ export function barcodeConditions(dialect: Dialect, column = 'barcode') {
 
 /**
  * Two numeric barcodes of at most 8 digits pad to the same value exactly when they are equal
- * without their leading zeros, so grouping by `ltrim(barcode, '0')` finds every collision, both
- * short-with-short and short-with-existing, in one pass over the table.
+ * without their leading zeros (`ltrim(barcode, '0')`, the key k); a group of two or more such
+ * barcodes with a short one among them is a collision, short-with-short or short-with-existing.
+ *
+ * The CTE `m` yields the candidate members (id, ticket_number, barcode, k). On PostgreSQL it is
+ * every numeric barcode, grouped by hashing. On SQLite, whose grouping sorts, only tickets near
+ * a leading zero: two distinct barcodes with the same k cannot both lack leading zeros (they
+ * would both equal k), so every group holds a zero-led member, found by a range scan of the
+ * barcode index; its one possible zero-less partner is the barcode k itself, found by a probe.
+ * On a table of legacy barcodes without leading zeros this costs next to nothing.
  */
+function membersCte(dialect: Dialect): string {
+  const is = barcodeConditions(dialect);
+  if (dialect === 'postgres') return `m AS (SELECT id, ticket_number, barcode, ltrim(barcode, '0') AS k FROM ${TABLE} WHERE ${is.numeric})`;
+  return `z AS (
+  SELECT id, ticket_number, barcode, ltrim(barcode, '0') AS k FROM ${TABLE} WHERE barcode >= '0' AND barcode < '1' AND ${is.numeric}
+),
+m AS (
+  SELECT id, ticket_number, barcode, k FROM z
+  UNION
+  SELECT t.id, t.ticket_number, t.barcode, t.barcode FROM z JOIN ${TABLE} t ON t.barcode = z.k WHERE z.k <> ''
+)`;
+}
+
+const DUPLICATED_KEYS = `SELECT k FROM m GROUP BY k HAVING count(*) > 1`;
+
 function countsQuery(dialect: Dialect): SqlQuery {
   const is = barcodeConditions(dialect);
-  const text = `
-SELECT sum(g.n), sum(g.done), sum(g.short), sum(CASE WHEN g.k IS NOT NULL AND g.n > 1 THEN g.short ELSE 0 END)
-FROM (
-  SELECT CASE WHEN ${is.numeric} THEN ltrim(barcode, '0') END AS k, count(*) AS n,
-         sum(CASE WHEN ${is.done} THEN 1 ELSE 0 END) AS done, sum(CASE WHEN ${is.short} THEN 1 ELSE 0 END) AS short
-  FROM ${TABLE} GROUP BY 1
-) g`;
+  const text = `SELECT count(*), sum(CASE WHEN ${is.done} THEN 1 ELSE 0 END), sum(CASE WHEN ${is.short} THEN 1 ELSE 0 END) FROM ${TABLE}`;
+  return { text, values: [] };
+}
+
+function collisionCountQuery(dialect: Dialect): SqlQuery {
+  const text = `WITH ${membersCte(dialect)}
+SELECT count(*) FROM m WHERE length(barcode) < ${BARCODE_LENGTH} AND k IN (${DUPLICATED_KEYS})`;
   return { text, values: [] };
 }
 
 export async function countBarcodes(db: Database): Promise<BarcodeCounts> {
-  const [row] = await db.query(countsQuery(db.dialect));
-  const [total, alreadyDone, short, collisions] = (row ?? []).map((v) => Number(v ?? 0));
+  const [counts] = await db.query(countsQuery(db.dialect));
+  const [colliding] = await db.query(collisionCountQuery(db.dialect));
+  const [total, alreadyDone, short] = (counts ?? []).map((v) => Number(v ?? 0));
+  const collisions = Number(colliding?.[0] ?? 0);
   return {
     total: total!,
-    toChange: short! - collisions!,
+    toChange: short! - collisions,
     alreadyDone: alreadyDone!,
     invalid: total! - alreadyDone! - short!,
-    collisions: collisions!,
+    collisions,
   };
 }
 
-/**
- * The colliding short barcodes, with a ticket each collides with. Only the few duplicated keys
- * are expanded: the tickets sharing key k are found through the barcode index, as the suffixes of
- * k padded to 8 digits.
- */
+/** The colliding short barcodes, each with the lowest other id sharing its padded barcode. */
 function collisionsQuery(dialect: Dialect): SqlQuery {
-  const is = barcodeConditions(dialect);
-  const suffixes = Array.from({ length: BARCODE_LENGTH }, (_, i) => `substr(dup.p, ${i + 1})`).join(', ');
-  const text = `
-WITH dup AS (
-  SELECT d.k, substr('${'0'.repeat(BARCODE_LENGTH)}' || d.k, length(d.k) + 1) AS p
-  FROM (SELECT ltrim(barcode, '0') AS k FROM ${TABLE} WHERE ${is.numeric} GROUP BY ltrim(barcode, '0') HAVING count(*) > 1) d
-),
-c AS (
-  SELECT t.id, t.ticket_number, t.barcode, dup.k, dup.p
-  FROM dup JOIN ${TABLE} t ON t.barcode IN (${suffixes}) AND ltrim(t.barcode, '0') = dup.k
-)
-SELECT a.id, a.ticket_number, a.barcode, a.p, min(b.id)
+  const zeros = '0'.repeat(BARCODE_LENGTH);
+  const text = `WITH ${membersCte(dialect)},
+c AS (SELECT id, ticket_number, barcode, k FROM m WHERE k IN (${DUPLICATED_KEYS}))
+SELECT a.id, a.ticket_number, a.barcode, substr('${zeros}' || a.k, length(a.k) + 1), min(b.id)
 FROM c a JOIN c b ON b.k = a.k AND b.id <> a.id
 WHERE length(a.barcode) < ${BARCODE_LENGTH}
-GROUP BY a.id, a.ticket_number, a.barcode, a.p
+GROUP BY a.id, a.ticket_number, a.barcode, a.k
 ORDER BY a.id`;
   return { text, values: [] };
 }
@@ -170,7 +182,7 @@ async function* reportRows(db: Database, collisions: readonly Collision[], batch
 export async function writeBarcodeReport(path: string, db: Database, collisions: readonly Collision[], options: { batchSize: number; signal: AbortSignal; hasInvalid: boolean }): Promise<void> {
   const csv: CsvOptions = { escapeFormulas: true };
   async function* lines(): AsyncGenerator<string> {
-    yield csvHeader(REPORT_COLUMNS, csv);
+    yield csvHeader(REPORT_COLUMNS);
     for await (const batch of reportRows(db, collisions, options.batchSize, options.hasInvalid)) yield encodeCsvBatch(batch, REPORT_COLUMNS, csv);
   }
   await pipe(Readable.from(lines(), { objectMode: false }), new AtomicFileWriter(path), { signal: options.signal });

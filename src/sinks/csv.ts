@@ -6,13 +6,13 @@ export interface CsvSinkConfig {
   readonly header?: boolean;
 }
 
-/** RFC 4180 CSV (CRLF, quotes only where needed), formula-escaped by default. */
+/** RFC 4180 CSV (quotes only where needed), formula-escaped by default. */
 export function csvSink(config: CsvSinkConfig = {}): EncoderSinkSpec {
   const header = config.header ?? true;
   return {
     kind: 'sink.csv',
     type: 'encoder',
-    summary: `CSV (RFC 4180, UTF-8${header ? ', header row' : ''})`,
+    summary: `CSV (RFC 4180 quoting, LF line ends, UTF-8${header ? ', header row' : ''})`,
     format: { extension: 'csv', contentType: 'text/csv; charset=utf-8' },
     params: {
       bom: { type: 'boolean', default: false, description: 'Start the file with a UTF-8 byte order mark (helps Excel detect UTF-8)' },
@@ -20,7 +20,7 @@ export function csvSink(config: CsvSinkConfig = {}): EncoderSinkSpec {
     },
     open(ctx, columns) {
       const options = { escapeFormulas: ctx.params.escapeFormulas !== false };
-      const preamble = (ctx.params.bom === true ? '\uFEFF' : '') + (header ? csvHeader(columns, options) : '');
+      const preamble = (ctx.params.bom === true ? '\uFEFF' : '') + (header ? csvHeader(columns) : '');
       return encoderStream(preamble, (batch) => encodeCsvBatch(batch, columns, options));
     },
   };

@@ -59,7 +59,7 @@ describe('sluice CLI', () => {
   it('writes to the default output path out/<pipeline>.<ext> under the working directory', async () => {
     const { code } = await sluice(['run', 'number-barcode', '--db', db, '--log-level', 'warn'], { cwd: dir.path });
     expect(code).toBe(0);
-    expect(readFileSync(dir.file('out/number-barcode.csv'), 'utf8')).toMatch(/^ticket_number,barcode\r\nT-0001,00012345\r\n/);
+    expect(readFileSync(dir.file('out/number-barcode.csv'), 'utf8')).toMatch(/^ticket_number,barcode\nT-0001,00012345\n/);
   });
 
   it('writes to stdout with --out -, logs staying on stderr', async () => {

@@ -8,6 +8,7 @@ describe('TSV encoding', () => {
     expect(tsvField('')).toBe('');
     expect(tsvField(7)).toBe('7');
     expect(tsvField('"quotes", commas')).toBe('"quotes", commas');
+    expect(tsvField('bs\bff\fvt\v\u0001')).toBe('bs\\bff\\fvt\\v\u0001');
   });
 
   it('writes one line per row', () => {

@@ -1,6 +1,6 @@
 import { once } from 'node:events';
 import { readFileSync, writeFileSync } from 'node:fs';
-import { type RequestListener, type Server, createServer } from 'node:http';
+import { type RequestListener, type Server, createServer, request } from 'node:http';
 import { gunzipSync } from 'node:zlib';
 import { parse } from 'csv-parse/sync';
 import express from 'express';
@@ -183,6 +183,18 @@ describe.each([
     expect(reply.status).toBe(500);
     expect(json(reply)).toEqual({ error: 'The export failed (MISSING_TABLE); see the server log.' });
     expect(reply.headers['content-disposition']).toBeUndefined();
+  });
+
+  it('answers HEAD with 405 instead of running the export for nothing', async () => {
+    const status = await new Promise<number>((resolve, reject) => {
+      request(`${base}/export-csv`, { method: 'HEAD', agent: false }, (res) => {
+        res.resume();
+        resolve(res.statusCode ?? 0);
+      })
+        .on('error', reject)
+        .end();
+    });
+    expect(status).toBe(405);
   });
 
   it('refuses a pipeline that writes to a database', async () => {

@@ -122,15 +122,21 @@ describe.skipIf(!pgOk)('pipeline handlers on PostgreSQL', () => {
       expect(next.status).toBe(200);
     });
 
-    it('cuts the transfer (no clean end) when the database fails mid-stream, and logs the run metrics', async () => {
+    it.each([
+      ['identity', {}],
+      ['gzip', { 'Accept-Encoding': 'gzip' }],
+    ])('cuts the transfer (%s; no clean end) when the database fails mid-stream, and logs the run metrics', async (_encoding, headers) => {
       records.length = 0;
-      const res = await open(`${base}/export-csv`);
+      const res = await open(`${base}/export-csv`, headers);
       expect(res.statusCode).toBe(200);
       await once(res, 'data');
+      // Listen before the failure: the server may cut the connection before the query returns.
+      const replied = collect(res);
       res.pause();
       const killed = await adminQuery<{ pid: number }>("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'sluice' AND datname = $1", [scratch.name]);
       expect(killed.length).toBeGreaterThan(0);
-      const reply = await collect(res.resume());
+      res.resume();
+      const reply = await replied;
       expect(reply.ending).toBe('aborted');
       expect(reply.body.toString('utf8')).not.toMatch(/error|SELECT/i);
       const logged = await eventually(

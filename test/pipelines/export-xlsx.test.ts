@@ -30,7 +30,7 @@ function xlsxIds(source: string | Buffer): number[] {
 }
 
 function csvIds(path: string): number[] {
-  return readFileSync(path, 'utf8').trim().split('\r\n').slice(1).map((line) => Number(line.split(',')[0]));
+  return readFileSync(path, 'utf8').trim().split('\n').slice(1).map((line) => Number(line.split(',')[0]));
 }
 
 const pgOk = await postgresAvailable();

@@ -14,13 +14,13 @@ const HEADER = TICKET_COLUMNS.map((c) => c.name);
 /** The exact bytes each export must produce for AWKWARD_TICKETS, whichever database holds them. */
 const EXPECTED: Record<string, string> = {
   'export-csv':
-    'id,ticket_number,barcode,category,price_cents,status,buyer_name,buyer_email,buyer_phone,seller,sold_at,created_at,updated_at\r\n' +
-    "1,T-0001,00012345,standard,500,sold,\"Ann \"\"Nancy\"\" O'Neil\",ann@example.com,+15551234567,box office,2026-01-01T00:00:07.000Z,2026-01-01T00:00:00.000Z,2026-01-01T00:00:07.000Z\r\n" +
-    '2,T-0002,00000001,vip,2500,available,,,,,,2026-01-02T10:20:30.123Z,2026-01-02T10:20:30.123Z\r\n' +
-    '3,T-0003,12345678,"student, discounted",250,sold,"Line\nBreak","crlf\r\nuser@example.com",-12.5,"",2026-02-28T23:59:59.999Z,2026-01-03T00:00:00.000Z,2026-02-28T23:59:59.999Z\r\n' +
-    '4,T-0004,0000000A,early-bird,300,redeemed,"\'=HYPERLINK(""http://evil"",""x"")",\'@SUM(A1),+1 (555) 010-9999,tab\there,2026-03-01T00:00:00.000Z,2026-01-04T00:00:00.000Z,2026-03-01T00:00:00.000Z\r\n' +
-    "5,T-0005,99999999,vip,0,void,\"  padded  \",back\\slash@example.com,'+cmd|calc,'-2+3,,2026-01-05T00:00:00.000Z,2026-01-05T00:00:00.000Z\r\n" +
-    "6,T-0006,00000042,standard,500,sold,Zoë Ünïcødé 🎟️ 日本,zoe@example.com,'\t+15550000000,\"'\rcarriage\",2026-01-06T12:00:00.500Z,2026-01-06T00:00:00.000Z,2026-01-06T12:00:00.500Z\r\n",
+    'id,ticket_number,barcode,category,price_cents,status,buyer_name,buyer_email,buyer_phone,seller,sold_at,created_at,updated_at\n' +
+    "1,T-0001,00012345,standard,500,sold,\"Ann \"\"Nancy\"\" O'Neil\",ann@example.com,+15551234567,box office,2026-01-01T00:00:07.000Z,2026-01-01T00:00:00.000Z,2026-01-01T00:00:07.000Z\n" +
+    '2,T-0002,00000001,vip,2500,available,,,,,,2026-01-02T10:20:30.123Z,2026-01-02T10:20:30.123Z\n' +
+    '3,T-0003,12345678,"student, discounted",250,sold,"Line\nBreak","crlf\r\nuser@example.com",-12.5,"",2026-02-28T23:59:59.999Z,2026-01-03T00:00:00.000Z,2026-02-28T23:59:59.999Z\n' +
+    '4,T-0004,0000000A,early-bird,300,redeemed,"\'=HYPERLINK(""http://evil"",""x"")",\'@SUM(A1),+1 (555) 010-9999,tab\there,2026-03-01T00:00:00.000Z,2026-01-04T00:00:00.000Z,2026-03-01T00:00:00.000Z\n' +
+    "5,T-0005,99999999,vip,0,void,  padded  ,back\\slash@example.com,'+cmd|calc,'-2+3,,2026-01-05T00:00:00.000Z,2026-01-05T00:00:00.000Z\n" +
+    "6,T-0006,00000042,standard,500,sold,Zoë Ünïcødé 🎟️ 日本,zoe@example.com,'\t+15550000000,\"'\rcarriage\",2026-01-06T12:00:00.500Z,2026-01-06T00:00:00.000Z,2026-01-06T12:00:00.500Z\n",
   'export-all-tickets':
     'id\tticket_number\tbarcode\tcategory\tprice_cents\tstatus\tbuyer_name\tbuyer_email\tbuyer_phone\tseller\tsold_at\tcreated_at\tupdated_at\n' +
     '1\tT-0001\t00012345\tstandard\t500\tsold\tAnn "Nancy" O\'Neil\tann@example.com\t+15551234567\tbox office\t2026-01-01T00:00:07.000Z\t2026-01-01T00:00:00.000Z\t2026-01-01T00:00:07.000Z\n' +
@@ -29,7 +29,7 @@ const EXPECTED: Record<string, string> = {
     '4\tT-0004\t0000000A\tearly-bird\t300\tredeemed\t=HYPERLINK("http://evil","x")\t@SUM(A1)\t+1 (555) 010-9999\ttab\\there\t2026-03-01T00:00:00.000Z\t2026-01-04T00:00:00.000Z\t2026-03-01T00:00:00.000Z\n' +
     '5\tT-0005\t99999999\tvip\t0\tvoid\t  padded  \tback\\\\slash@example.com\t+cmd|calc\t-2+3\t\t2026-01-05T00:00:00.000Z\t2026-01-05T00:00:00.000Z\n' +
     '6\tT-0006\t00000042\tstandard\t500\tsold\tZoë Ünïcødé 🎟️ 日本\tzoe@example.com\t\\t+15550000000\t\\rcarriage\t2026-01-06T12:00:00.500Z\t2026-01-06T00:00:00.000Z\t2026-01-06T12:00:00.500Z\n',
-  'number-barcode': 'ticket_number,barcode\r\nT-0001,00012345\r\nT-0002,00000001\r\nT-0003,12345678\r\nT-0004,0000000A\r\nT-0005,99999999\r\nT-0006,00000042\r\n',
+  'number-barcode': 'ticket_number,barcode\nT-0001,00012345\nT-0002,00000001\nT-0003,12345678\nT-0004,0000000A\nT-0005,99999999\nT-0006,00000042\n',
   'export-all-barcodes': '00012345\n00000001\n12345678\n0000000A\n99999999\n00000042\n',
 };
 

@@ -1,0 +1,39 @@
+import { createServer } from 'node:http';
+import express from 'express';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+// As an app imports it: the package's public entry point.
+import { openDatabase, pipelineHandler, requireBearer } from '../../src/index.ts';
+import { scratchDir } from '../support/sqlite.ts';
+import { insertTickets } from '../support/tickets.ts';
+import { close, get, listen } from './client.ts';
+
+const dir = scratchDir('sluice-embed-');
+const url = `sqlite:${dir.file('app.db')}`;
+
+beforeAll(async () => {
+  const seed = openDatabase(url, { create: true });
+  await insertTickets(seed);
+  await seed.close();
+});
+afterAll(() => dir.remove());
+
+it('embeds in an Express app as the README shows', async () => {
+  // --- README snippet ---
+  const db = openDatabase(url); // one pool for the whole app
+  const app = express();
+  app.use('/api/admin', requireBearer('s3cret'));
+  app.get('/api/admin/tickets/export-csv', pipelineHandler('export-csv', { database: db }));
+  // ----------------------
+  const server = createServer(app);
+  const base = await listen(server);
+  try {
+    expect((await get(`${base}/api/admin/tickets/export-csv`)).status).toBe(401);
+    const reply = await get(`${base}/api/admin/tickets/export-csv?status=sold`, { Authorization: 'Bearer s3cret' });
+    expect(reply.status).toBe(200);
+    expect(reply.headers['content-disposition']).toMatch(/^attachment; filename="export-csv-\d{4}-\d{2}-\d{2}\.csv"$/);
+    expect(reply.body.toString('utf8').split('\r\n')[0]).toMatch(/^id,ticket_number,barcode,/);
+  } finally {
+    await close(server);
+    await db.close();
+  }
+});
