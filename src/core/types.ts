@@ -43,6 +43,24 @@ interface ComponentSpec {
   readonly params?: ParamSpecs;
 }
 
+/**
+ * An encoder's output described so that the database can write it itself (PostgreSQL's COPY),
+ * which sluice uses when no transform sits between source and sink.
+ */
+export interface SqlEncoding {
+  readonly format: 'csv' | 'text';
+  readonly header: boolean;
+  /** Text cells get the spreadsheet formula escape. */
+  readonly escapeFormulas: boolean;
+  /** Bytes written before the database's own (a BOM). */
+  readonly preamble: string;
+}
+
+/** Encoded bytes from the database; `rowCount` is known once the stream has ended. */
+export interface EncodedStream extends Readable {
+  readonly rowCount: number | undefined;
+}
+
 export interface SourceSpec extends ComponentSpec {
   readonly columns: Columns;
   /**
@@ -51,6 +69,8 @@ export interface SourceSpec extends ComponentSpec {
    */
   count?(ctx: StageContext): Promise<number>;
   open(ctx: StageContext): Promise<Readable> | Readable;
+  /** The rows already encoded by the database, or undefined where it cannot (SQLite). */
+  openEncoded?(ctx: StageContext, encoding: SqlEncoding): Promise<EncodedStream | undefined>;
 }
 
 /**
@@ -77,6 +97,8 @@ export interface EncoderSinkSpec extends ComponentSpec {
   readonly type: 'encoder';
   readonly format: OutputFormat;
   open(ctx: StageContext, columns: Columns): Transform;
+  /** The same output as `open` would write, for a database to produce (see SqlEncoding). */
+  sqlEncoding?(ctx: StageContext, columns: Columns): SqlEncoding;
 }
 
 /** A sink that consumes batches itself, e.g. writing them to a database. */

@@ -18,6 +18,15 @@ export interface BatchStream extends Readable {
   readonly columnNames: readonly string[] | undefined;
 }
 
+/**
+ * A `COPY ... TO STDOUT` statement: COPY takes no bind parameters, so its values travel as
+ * `settings` (bound with `set_config`, read in the SQL with `current_setting('sluice.pN')`).
+ */
+export interface CopyQuery {
+  readonly text: string;
+  readonly settings: readonly Value[];
+}
+
 /** Rows to write: `key` names the column that identifies a row for updates. */
 export interface WriteTarget {
   readonly table: string;
@@ -43,6 +52,8 @@ export interface Database {
   readonly label: string;
   /** A Readable of `Row[]` batches, rows as arrays in select-list order. */
   streamBatches(query: SqlQuery, options: StreamOptions): BatchStream;
+  /** The encoded bytes of a `COPY ... TO STDOUT`, where the engine has one (PostgreSQL). */
+  copyOut?(query: CopyQuery): Readable & { readonly rowCount: number | undefined };
   /** A small query answered in full (counts, pre-flight checks). */
   query(query: SqlQuery): Promise<Row[]>;
   /** Runs a script of statements (DDL). */

@@ -5,12 +5,8 @@ import { SluiceError } from '../core/errors.ts';
 import type { Row } from '../core/types.ts';
 import type { SqlQuery } from './database.ts';
 import { translateDbError } from './errors.ts';
+import { backendPid, ignoreLateErrors } from './postgres-client.ts';
 import { sluiceTypes } from './postgres-types.ts';
-
-/** pg sets `processID` on every connected client; its typings omit it. */
-function backendPid(client: pg.PoolClient): number {
-  return (client as unknown as { processID: number }).processID;
-}
 
 export interface CursorReaderOptions {
   readonly batchSize: number;
@@ -81,14 +77,15 @@ export class PostgresCursorReader extends Readable {
   override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
     const client = this.#client;
     if (!client) return callback(error);
+    // Swap, not just remove: a socket error while the cancel runs must not crash the process.
     client.removeListener('error', this.#onClientError);
+    client.on('error', ignoreLateErrors);
     // A client that errored, or whose cursor did not run to its end, is never reused.
     const clean = this.#finished && !this.#fetching && !error;
     const pending = !clean && this.#fetching ? this.#options.cancel(backendPid(client)) : Promise.resolve();
     pending
       .catch(() => undefined)
       .finally(() => {
-        client.on('error', () => undefined); // a late socket error after release must not crash the process
         client.release(clean ? undefined : (error ?? true));
         callback(error);
       });

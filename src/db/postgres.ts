@@ -1,7 +1,8 @@
 import pg from 'pg';
 import type { ColumnType, Row } from '../core/types.ts';
-import type { Database, SqlQuery, StreamOptions, UpdateTarget, WriteTarget } from './database.ts';
+import type { CopyQuery, Database, SqlQuery, StreamOptions, UpdateTarget, WriteTarget } from './database.ts';
 import { translateDbError } from './errors.ts';
+import { PostgresCopyReader } from './postgres-copy-reader.ts';
 import { PostgresCursorReader } from './postgres-cursor-reader.ts';
 import { sluiceTypes } from './postgres-types.ts';
 
@@ -45,6 +46,10 @@ export class PostgresDatabase implements Database {
       label: this.label,
       cancel: (pid) => this.cancelBackend(pid),
     });
+  }
+
+  copyOut(query: CopyQuery): PostgresCopyReader {
+    return new PostgresCopyReader(this.pool, query, { label: this.label, cancel: (pid) => this.cancelBackend(pid) });
   }
 
   /** `pg_cancel_backend` from a fresh connection: the pool may be exhausted by the very query to cancel. */

@@ -34,8 +34,15 @@ export interface Collision {
 
 const TABLE = 'tickets';
 
+export interface BarcodeConditions {
+  readonly short: string;
+  readonly done: string;
+  /** Digits only, 1 to 8 of them: short or done. */
+  readonly numeric: string;
+}
+
 /** Barcode classes as SQL conditions; they must agree with `classifyBarcode`. */
-export function barcodeConditions(dialect: Dialect, column = 'barcode') {
+export function barcodeConditions(dialect: Dialect, column = 'barcode'): BarcodeConditions {
   const b = `"${column}"`;
   if (dialect === 'postgres') {
     return {

@@ -1,6 +1,8 @@
-import type { EncoderSinkSpec } from '../core/types.ts';
+import type { EncoderSinkSpec, StageContext } from '../core/types.ts';
 import { csvHeader, encodeCsvBatch } from '../format/csv.ts';
 import { encoderStream } from './encoder-stream.ts';
+
+const bom = (ctx: StageContext): string => (ctx.params.bom === true ? '\uFEFF' : '');
 
 export interface CsvSinkConfig {
   readonly header?: boolean;
@@ -20,8 +22,9 @@ export function csvSink(config: CsvSinkConfig = {}): EncoderSinkSpec {
     },
     open(ctx, columns) {
       const options = { escapeFormulas: ctx.params.escapeFormulas !== false };
-      const preamble = (ctx.params.bom === true ? '\uFEFF' : '') + (header ? csvHeader(columns) : '');
+      const preamble = bom(ctx) + (header ? csvHeader(columns) : '');
       return encoderStream(preamble, (batch) => encodeCsvBatch(batch, columns, options));
     },
+    sqlEncoding: (ctx) => ({ format: 'csv', header, escapeFormulas: ctx.params.escapeFormulas !== false, preamble: bom(ctx) }),
   };
 }

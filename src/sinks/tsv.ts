@@ -13,5 +13,6 @@ export function tsvSink(config: { readonly header?: boolean } = {}): EncoderSink
     open(_ctx, columns) {
       return encoderStream(header ? tsvHeader(columns) : '', (batch) => encodeTsvBatch(batch, columns.length));
     },
+    sqlEncoding: () => ({ format: 'text', header, escapeFormulas: false, preamble: '' }),
   };
 }

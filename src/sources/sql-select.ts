@@ -1,4 +1,4 @@
-import { buildCount, buildSelect, type SelectSpec } from '../db/select.ts';
+import { buildCopy, buildCount, buildSelect, type SelectSpec } from '../db/select.ts';
 import type { ParamSpecs } from '../core/params.ts';
 import type { SourceSpec } from '../core/types.ts';
 
@@ -26,6 +26,10 @@ export function sqlSelect(config: SqlSelectConfig): SourceSpec {
     async open(ctx) {
       const db = await ctx.database();
       return db.streamBatches(buildSelect(db.dialect, config, ctx.params), { batchSize: ctx.batchSize });
+    },
+    async openEncoded(ctx, encoding) {
+      const db = await ctx.database();
+      return db.copyOut?.(buildCopy(config, ctx.params, encoding));
     },
   };
 }
