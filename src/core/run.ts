@@ -120,8 +120,10 @@ class Run {
   async precheck(ctx: StageContext): Promise<void> {
     await this.pipeline.preflight?.(ctx);
     if (!this.pipeline.requireRows) return;
-    const count = await this.pipeline.source.count!(ctx);
-    this.metrics.expectedRows = count;
+    // A full count costs a scan of the matches; only a progress bar's ETA needs more than one.
+    const wantTotal = this.options.progressTty !== undefined;
+    const count = await this.pipeline.source.count!(ctx, wantTotal ? undefined : 1);
+    if (wantTotal) this.metrics.expectedRows = count;
     if (count === 0) throw new SluiceError('NO_ROWS', this.pipeline.requireRows.message);
   }
 

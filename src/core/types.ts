@@ -64,10 +64,10 @@ export interface EncodedStream extends Readable {
 export interface SourceSpec extends ComponentSpec {
   readonly columns: Columns;
   /**
-   * Counts the rows the source will yield (honouring limits). Used by `requireRows` before any
-   * output is opened, and as the total for progress ETA.
+   * Counts the rows the source will yield (honouring limits), stopping at `atMost`. Used by
+   * `requireRows` before any output is opened, and as the total for a progress bar's ETA.
    */
-  count?(ctx: StageContext): Promise<number>;
+  count?(ctx: StageContext, atMost?: number): Promise<number>;
   open(ctx: StageContext): Promise<Readable> | Readable;
   /** The rows already encoded by the database, or undefined where it cannot (SQLite). */
   openEncoded?(ctx: StageContext, encoding: SqlEncoding): Promise<EncodedStream | undefined>;

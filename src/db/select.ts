@@ -105,9 +105,10 @@ function whereFor(dialect: Dialect, spec: SelectSpec, params: ParamValues, marke
   return where;
 }
 
-function limitFor(where: Where, spec: SelectSpec, params: ParamValues): string {
-  const limit = spec.limitParam ? params[spec.limitParam] : undefined;
-  return typeof limit === 'number' ? ` LIMIT ${where.bindInteger(limit)}` : '';
+function limitFor(where: Where, spec: SelectSpec, params: ParamValues, atMost = Infinity): string {
+  const param = spec.limitParam ? params[spec.limitParam] : undefined;
+  const limit = Math.min(typeof param === 'number' ? param : Infinity, atMost);
+  return Number.isFinite(limit) ? ` LIMIT ${where.bindInteger(limit)}` : '';
 }
 
 function selectText(where: Where, spec: SelectSpec, params: ParamValues, list: string): string {
@@ -147,9 +148,9 @@ export function buildCopy(spec: SelectSpec, params: ParamValues, encoding: SqlEn
   return { text: `COPY (${selectText(where, spec, params, list)}) TO STDOUT WITH (${options.join(', ')})`, settings: where.values };
 }
 
-/** Counts what `buildSelect` would return, limit included. */
-export function buildCount(dialect: Dialect, spec: SelectSpec, params: ParamValues): SqlQuery {
+/** Counts what `buildSelect` would return, limit included, stopping at `atMost` rows. */
+export function buildCount(dialect: Dialect, spec: SelectSpec, params: ParamValues, atMost?: number): SqlQuery {
   const where = whereFor(dialect, spec, params);
-  const inner = `SELECT 1 FROM ${quoteIdent(spec.table)}${where.toSql()}${limitFor(where, spec, params)}`;
+  const inner = `SELECT 1 FROM ${quoteIdent(spec.table)}${where.toSql()}${limitFor(where, spec, params, atMost)}`;
   return { text: `SELECT count(*) FROM (${inner}) AS matching`, values: where.values };
 }

@@ -18,9 +18,9 @@ export function sqlSelect(config: SqlSelectConfig): SourceSpec {
     summary: config.summary,
     columns: config.columns,
     params: config.params,
-    async count(ctx) {
+    async count(ctx, atMost) {
       const db = await ctx.database();
-      const [row] = await db.query(buildCount(db.dialect, config, ctx.params));
+      const [row] = await db.query(buildCount(db.dialect, config, ctx.params, atMost));
       return Number(row?.[0] ?? 0);
     },
     async open(ctx) {

@@ -22,7 +22,7 @@ describe('SQL building', () => {
     expect(query.text).toContain('"sold_at" >= $3::timestamptz');
     expect(query.text).toContain('"sold_at" < $4::timestamptz');
     expect(query.text).toContain('strpos(lower("ticket_number"), $5) > 0');
-    expect(query.text).toMatch(/LIMIT \$8$/);
+    expect(query.text).toMatch(/LIMIT \$8::bigint$/);
     expect(query.values).toHaveLength(8);
   });
 
@@ -40,6 +40,12 @@ describe('SQL building', () => {
     const count = buildCount('sqlite', spec, { status: 'sold', limit: 3 });
     expect(count.text).toBe('SELECT count(*) FROM (SELECT 1 FROM "tickets" WHERE "status" = ? LIMIT ?) AS matching');
     expect(count.values).toEqual(['sold', 3]);
+  });
+
+  it('stops counting at atMost, the smaller of it and the limit', () => {
+    expect(buildCount('sqlite', spec, {}, 1)).toEqual({ text: 'SELECT count(*) FROM (SELECT 1 FROM "tickets" LIMIT ?) AS matching', values: [1] });
+    expect(buildCount('postgres', spec, { limit: 3 }, 1).values).toEqual([1]);
+    expect(buildCount('postgres', spec, { limit: 3 }).text).toContain('LIMIT $1::bigint');
   });
 
   it('applies no WHERE clause without filter values', () => {
