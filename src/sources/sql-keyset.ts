@@ -63,6 +63,13 @@ export class KeysetReader extends Readable {
   }
 
   override _read(): void {
+    // better-sqlite3 answers synchronously: without a macrotask between pages a whole migration
+    // would run in microtasks, and timers, signals and other requests would wait for its end.
+    setImmediate(() => this.#fetch());
+  }
+
+  #fetch(): void {
+    if (this.destroyed) return;
     const query = this.#started ? this.#queries.after(this.#last!, this.#batchSize) : this.#queries.first(this.#batchSize);
     this.#started = true;
     this.#db.query(query).then(
