@@ -198,6 +198,13 @@ class Run {
   }
 }
 
+/** What an abort leaves behind: nothing of a file, but a writer's committed batches stay. */
+function abortedMessage(pipeline: Pipeline): string {
+  return pipeline.sink.type === 'encoder'
+    ? 'The run was aborted; no output was kept.'
+    : 'The run was aborted; batches committed before the abort are kept, and running it again continues the work.';
+}
+
 /**
  * Runs one pipeline: validates parameters, runs the pre-checks (before any output exists),
  * joins source, transforms and sink with `stream.pipeline` and the abort signal, and returns
@@ -224,7 +231,7 @@ export async function runPipeline(pipeline: Pipeline, options: RunOptions): Prom
   } catch (error) {
     run.metrics.stop();
     const failure = toSluiceError(signal.aborted && !(error instanceof SluiceError) ? signal.reason ?? error : error);
-    const failed = failure.code === 'ABORTED' ? new SluiceError('ABORTED', 'The run was aborted; no output was kept.', { cause: failure }) : failure;
+    const failed = failure.code === 'ABORTED' ? new SluiceError('ABORTED', abortedMessage(pipeline), { cause: failure }) : failure;
     const status = failed.code === 'ABORTED' ? 'aborted' : 'failed';
     failed.summary = run.metrics.summary(status, { output, error: { code: failed.code, message: failed.message } });
     throw failed;
