@@ -202,7 +202,7 @@ class Run {
 function abortedMessage(pipeline: Pipeline): string {
   return pipeline.sink.type === 'encoder'
     ? 'The run was aborted; no output was kept.'
-    : 'The run was aborted; batches committed before the abort are kept, and running it again continues the work.';
+    : 'The run was aborted; the batches committed before the abort are kept.';
 }
 
 /**
