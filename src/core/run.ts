@@ -1,6 +1,5 @@
-import { type Readable, Transform, type Writable } from 'node:stream';
+import type { Readable, Writable } from 'node:stream';
 import { pipeline as pipe } from 'node:stream/promises';
-import chain, { none } from 'stream-chain';
 import type { Logger } from 'pino';
 import type { Database } from '../db/database.ts';
 import { openDatabase } from '../db/open.ts';
@@ -11,7 +10,8 @@ import { RunMetrics, type RunSummary } from './metrics.ts';
 import type { Output } from './output.ts';
 import { parseParams } from './params.ts';
 import { reportProgress } from './progress.ts';
-import type { Batch, BatchFn, Columns, EncodedStream, EncoderSinkSpec, SqlEncoding, StageContext } from './types.ts';
+import { allClosed, byteMeter, encodedMeter, meter, transformChain } from './stage-streams.ts';
+import type { Columns, EncodedStream, EncoderSinkSpec, StageContext } from './types.ts';
 
 export interface RunOptions {
   /** Raw parameter values (strings from a CLI or query string, or typed values); validated here. */
@@ -32,49 +32,6 @@ export interface RunOptions {
 
 export interface RunResult extends RunSummary {
   readonly status: 'succeeded';
-}
-
-function meter(onBatch: (rows: number) => void): Transform {
-  return new Transform({
-    objectMode: true,
-    highWaterMark: 1,
-    transform(batch: Batch, _encoding, callback) {
-      onBatch(batch.length);
-      callback(null, batch);
-    },
-  });
-}
-
-function byteMeter(onBytes: (bytes: number) => void): Transform {
-  return new Transform({
-    transform(chunk: Buffer, _encoding, callback) {
-      onBytes(chunk.length);
-      callback(null, chunk);
-    },
-  });
-}
-
-/** Joins the transform functions into one stream; each counts the rows it passes on. */
-function transformChain(fns: readonly BatchFn[], metrics: RunMetrics): Readable & Writable {
-  const metered = fns.map((fn, i) => (batch: Batch) => {
-    const out = fn(batch);
-    metrics.recordBatch(i + 1, out.length);
-    return out.length > 0 ? out : none;
-  });
-  return chain(metered, { writableObjectMode: true, readableObjectMode: true }) as unknown as Readable & Writable;
-}
-
-/**
- * Resolves once every stream has closed. `stream.pipeline` settles as soon as it has an error,
- * while `_destroy` hooks (removing a part file, releasing a connection) may still be running:
- * a caller must not see the failure before the cleanup is done.
- */
-function allClosed(streams: ReadonlyArray<Readable | Writable>, timeoutMs = 10_000): Promise<void> {
-  const closing = streams.map((stream) => (stream.closed ? undefined : new Promise<void>((resolve) => stream.once('close', () => resolve()))));
-  for (const stream of streams) if (!stream.destroyed) stream.destroy();
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<void>((resolve) => (timer = setTimeout(resolve, timeoutMs).unref()));
-  return Promise.race([Promise.all(closing), timeout]).then(() => clearTimeout(timer));
 }
 
 class Run {
@@ -140,7 +97,7 @@ class Run {
     this.metrics.stage(sink.kind);
     if (sink.type === 'encoder' && fns.length === 0) {
       const encoded = await this.encodedByDatabase(ctx, sink, columns);
-      if (encoded) return [encoded, this.encodedMeter(encoded, sink.sqlEncoding!(ctx, columns)), ...this.outputs(sink)];
+      if (encoded) return [encoded, encodedMeter(encoded, sink.sqlEncoding!(ctx, columns), this.metrics), ...this.outputs(sink)];
     }
     const head: Array<Readable | Writable> = [await source.open(ctx), meter((rows) => this.metrics.recordBatch(0, rows))];
     if (fns.length > 0) head.push(transformChain(fns, this.metrics));
@@ -169,33 +126,7 @@ class Run {
     return encoded;
   }
 
-  /**
-   * Adds the preamble (BOM) and counts rows by line ends as bytes pass, for progress; the
-   * database's exact count replaces the estimate at the end (a CSV value may hold a line break).
-   */
-  encodedMeter(encoded: EncodedStream, encoding: SqlEncoding): Transform {
-    let lines = encoding.header ? -1 : 0;
-    let counted = 0;
-    let started = false;
-    const record = (rows: number) => {
-      counted += rows;
-      if (rows !== 0) this.metrics.recordBatch(0, rows);
-    };
-    return new Transform({
-      transform(chunk: Buffer, _encoding, callback) {
-        if (!started && encoding.preamble) this.push(encoding.preamble);
-        started = true;
-        for (let at = chunk.indexOf(10); at !== -1; at = chunk.indexOf(10, at + 1)) lines++;
-        record(Math.max(lines, 0) - counted);
-        callback(null, chunk);
-      },
-      flush(callback) {
-        if (!started && encoding.preamble) this.push(encoding.preamble);
-        record((encoded.rowCount ?? counted) - counted);
-        callback();
-      },
-    });
-  }
+
 }
 
 /** What an abort leaves behind: nothing of a file, but a writer's committed batches stay. */
