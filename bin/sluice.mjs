@@ -1,6 +1,6 @@
-#!/usr/bin/env -S node --max-semi-space-size=4
-// The V8 flag is bin/node-flags.mjs's (a test keeps the two equal): run `node` on this file
-// directly and pass it too.
+#!/usr/bin/env -S node --max-semi-space-size=4 --expose-gc
+// The V8 flags are bin/node-flags.mjs's (a test keeps the two equal): run `node` on this file
+// directly and pass them too.
 // Runs the compiled CLI from dist/. `npm install` builds it (the `prepare` script); if the
 // sources changed since, it is rebuilt first, so there is never a build step to remember.
 // Compiled JavaScript, not an on-the-fly TypeScript loader: the loader alone costs ~40 MB RSS.

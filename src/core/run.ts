@@ -5,6 +5,7 @@ import type { Database } from '../db/database.ts';
 import { openDatabase } from '../db/open.ts';
 import type { Pipeline } from './define.ts';
 import { SluiceError, toSluiceError } from './errors.ts';
+import { holdHeapTrim } from './heap.ts';
 import { silentLogger } from './logger.ts';
 import { RunMetrics, type RunSummary } from './metrics.ts';
 import type { Output } from './output.ts';
@@ -146,6 +147,7 @@ export async function runPipeline(pipeline: Pipeline, options: RunOptions): Prom
   const signal = options.signal ?? new AbortController().signal;
   const output = options.output?.description;
   let stopProgress = () => {};
+  let releaseHeap = () => {};
   try {
     const ctx = run.context(signal);
     signal.throwIfAborted();
@@ -153,6 +155,7 @@ export async function runPipeline(pipeline: Pipeline, options: RunOptions): Prom
     signal.throwIfAborted();
     options.onStart?.({ expectedRows: run.metrics.expectedRows });
     stopProgress = reportProgress(run.metrics, run.logger, options.progressTty);
+    releaseHeap = holdHeapTrim();
     run.metrics.startSampling();
     run.logger.debug({ params: ctx.params, output }, 'run started');
     const stages = await run.stages(ctx);
@@ -167,6 +170,7 @@ export async function runPipeline(pipeline: Pipeline, options: RunOptions): Prom
     failed.summary = run.metrics.summary(status, { output, error: { code: failed.code, message: failed.message } });
     throw failed;
   } finally {
+    releaseHeap();
     stopProgress();
     await run.close();
   }
