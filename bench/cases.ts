@@ -1,3 +1,4 @@
+import { NODE_FLAGS } from '../bin/node-flags.mjs';
 import { TICKET_COLUMNS } from '../src/db/tickets.ts';
 import type { DatasetKey, Engine } from './datasets.ts';
 import type { Command } from './measure.ts';
@@ -81,7 +82,7 @@ function shellExport(engine: Engine, format: ShellFormat, sql: string): (env: Ca
 
 function sluice(pipeline: string, writesFile = true): (env: CaseEnv) => Command {
   return ({ url, out }) => ({
-    argv: ['node', 'bin/sluice.mjs', 'run', pipeline, '--db', url, ...(writesFile ? ['--out', out] : []), '--log-level', 'warn'],
+    argv: ['node', ...NODE_FLAGS, 'bin/sluice.mjs', 'run', pipeline, '--db', url, ...(writesFile ? ['--out', out] : []), '--log-level', 'warn'],
   });
 }
 

@@ -1,3 +1,4 @@
+import { NODE_FLAGS } from '../bin/node-flags.mjs';
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { closeSync, copyFileSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, renameSync, rmSync } from 'node:fs';
@@ -78,7 +79,7 @@ export function pgUrl(database: string): string {
 }
 
 export function seedCommand(url: string, rows: number, legacy: boolean): string[] {
-  const argv = ['node', 'bin/sluice.mjs', 'run', 'seed-tickets', '--db', url, '--count', String(rows), '--reset', '--log-level', 'warn'];
+  const argv = ['node', ...NODE_FLAGS, 'bin/sluice.mjs', 'run', 'seed-tickets', '--db', url, '--count', String(rows), '--reset', '--log-level', 'warn'];
   return legacy ? [...argv, '--legacy-barcodes'] : argv;
 }
 

@@ -1,3 +1,4 @@
+import { NODE_FLAGS } from '../bin/node-flags.mjs';
 import { spawnSync } from 'node:child_process';
 import { createReadStream, existsSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
@@ -71,7 +72,7 @@ function parseOptions(argv: string[]): Options {
 
 /** Pipeline name -> output kind, from `sluice list` (which also rebuilds dist/ when the sources changed). */
 function listPipelines(): Map<string, string> {
-  const result = spawnSync('node', ['bin/sluice.mjs', 'list'], { encoding: 'utf8' });
+  const result = spawnSync('node', [...NODE_FLAGS, 'bin/sluice.mjs', 'list'], { encoding: 'utf8' });
   if (result.status !== 0) throw new Error(`sluice list failed (exit ${result.status}): ${result.stderr}`);
   const rows = result.stdout.trim().split('\n').slice(2);
   return new Map(rows.map((line) => line.split(/\s+/)).map(([name, output]) => [name!, output!]));
@@ -125,7 +126,7 @@ class Harness {
     const { url, scratch } = await this.source(benchCase);
     const out = join(this.tmp, `${benchCase.id}.${benchCase.extension ?? 'out'}`);
     // Another process may have touched the sources: rebuild now, not inside the measured run.
-    if (benchCase.role === 'sluice') spawnSync('node', ['bin/sluice.mjs', 'list'], { stdio: 'ignore' });
+    if (benchCase.role === 'sluice') spawnSync('node', [...NODE_FLAGS, 'bin/sluice.mjs', 'list'], { stdio: 'ignore' });
     const command = benchCase.command({ url, out });
     result.command ??= this.forReport(command);
     let measured: Measurement = await measure(command, this.timeoutFor(benchCase), join(this.tmp, 'time.txt'));

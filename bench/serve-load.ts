@@ -1,3 +1,4 @@
+import { NODE_FLAGS } from '../bin/node-flags.mjs';
 /**
  * Load on `sluice serve`: N concurrent downloads of /api/admin/tickets/export-csv from a
  * PostgreSQL database of --rows tickets while /healthz is polled every 50 ms.
@@ -64,13 +65,13 @@ async function ensureSeeded(): Promise<void> {
       });
   if (have === rows) return;
   process.stderr.write(`seeding ${rows} tickets into ${dbName} ...\n`);
-  const seed = spawnSync(process.execPath, [BIN, 'run', 'seed-tickets', '--db', dbUrl, '--count', String(rows), '--reset', '--log-level', 'warn'], { stdio: 'inherit' });
+  const seed = spawnSync(process.execPath, [...NODE_FLAGS, BIN, 'run', 'seed-tickets', '--db', dbUrl, '--count', String(rows), '--reset', '--log-level', 'warn'], { stdio: 'inherit' });
   if (seed.status !== 0) throw new Error(`seeding failed with exit code ${seed.status}`);
   await withClient(dbUrl, (c) => c.query('VACUUM ANALYZE tickets'));
 }
 
 function startServer(): Promise<{ child: ChildProcess; base: string }> {
-  const child = spawn(process.execPath, [BIN, 'serve', '--port', '0', '--db', dbUrl, '--max-concurrent', String(downloads), '--log-level', 'warn'], {
+  const child = spawn(process.execPath, [...NODE_FLAGS, BIN, 'serve', '--port', '0', '--db', dbUrl, '--max-concurrent', String(downloads), '--log-level', 'warn'], {
     env: { ...process.env, ADMIN_TOKEN: TOKEN },
     stdio: ['ignore', 'inherit', 'pipe'],
   });
