@@ -45,6 +45,8 @@ export interface RunInfo {
   readonly argv: readonly string[];
   readonly rows: number;
   readonly repeat: number;
+  /** Repetitions of the flatness pair, when it ran. */
+  readonly flatRepeat?: number;
   readonly started: Date;
   /** 1-minute load average at the start (the machine may be shared). */
   readonly loadAtStart: number;
@@ -117,7 +119,7 @@ export function report(results: readonly CaseResult[], info: RunInfo): string {
   return [
     '# sluice benchmark results',
     '',
-    `Run ${info.started.toISOString()} (${((Date.now() - info.started.getTime()) / 60_000).toFixed(1)} min) with ${info.rows.toLocaleString('en-US')} rows, ${info.repeat} repetition(s) per case: wall time (from spawn to exit) is the median, peak RSS the largest (GNU time \`%M\`: the largest process of the tree). Each case runs as its own process. Each row's ratio divides by the reference of its group measured in the same run (peak RSS for the flatness row). Reproduce with \`npm run bench -- ${info.argv.map(quote).join(' ')}\`.`,
+    `Run ${info.started.toISOString()} (${((Date.now() - info.started.getTime()) / 60_000).toFixed(1)} min) with ${info.rows.toLocaleString('en-US')} rows, ${info.repeat} repetition(s) per case${info.flatRepeat ? ` (${info.flatRepeat} for the flatness pair)` : ''}: wall time (from spawn to exit) is the median, peak RSS the largest (GNU time \`%M\`: the largest process of the tree). Each case runs as its own process. Each row's ratio divides by the reference of its group measured in the same run (peak RSS for the flatness row). Reproduce with \`npm run bench -- ${info.argv.map(quote).join(' ')}\`.`,
     '',
     '## Machine',
     '',

@@ -208,7 +208,7 @@ async function main(): Promise<number> {
     const seedCommands = await harness.prepareData(cases);
     const results: CaseResult[] = cases.map((benchCase) => ({ benchCase, runs: [] }));
     await harness.run(results);
-    writeFileSync(options.out, report(results, { argv: process.argv.slice(2), rows: options.rows, repeat: options.repeat, started, loadAtStart, postgres, seedCommands, notes }));
+    writeFileSync(options.out, report(results, { argv: process.argv.slice(2), rows: options.rows, repeat: options.repeat, flatRepeat: cases.some((c) => c.group === 'flat') ? options.flatRepeat : undefined, started, loadAtStart, postgres, seedCommands, notes }));
     process.stdout.write(`${table(results)}\n\nbench: wrote ${options.out}\n`);
     const sluiceFailed = results.filter((r) => r.benchCase.role === 'sluice' && r.runs.some((run) => !run.ok));
     for (const r of sluiceFailed) process.stderr.write(`bench: sluice case ${r.benchCase.id} failed\n`);
