@@ -109,7 +109,7 @@ export async function main(rawArgs: string[]): Promise<number> {
     return exitCode;
   } catch (error) {
     const failure = toSluiceError(error);
-    process.stderr.write(`sluice: ${failure.message}\n`);
+    if (failure.code !== 'OUTPUT_CLOSED') process.stderr.write(`sluice: ${failure.message}\n`);
     if (failure.code === 'INTERNAL' && process.env.SLUICE_DEBUG) process.stderr.write(`${(error as Error).stack}\n`);
     return failure.exitCode;
   }

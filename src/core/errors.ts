@@ -16,6 +16,8 @@ export const ERROR_CODES = {
   MISSING_TABLE: { exitCode: 1, httpStatus: 500 },
   QUERY_FAILED: { exitCode: 1, httpStatus: 500 },
   OUTPUT_FAILED: { exitCode: 1, httpStatus: 500 },
+  /** The reader of stdout went away (`| head`): like any Unix filter, stop quietly with SIGPIPE's status. */
+  OUTPUT_CLOSED: { exitCode: 141, httpStatus: 499 },
   CONNECTION_LOST: { exitCode: 1, httpStatus: 500 },
   ABORTED: { exitCode: 130, httpStatus: 499 },
   INTERNAL: { exitCode: 1, httpStatus: 500 },

@@ -166,7 +166,7 @@ export async function runPipeline(pipeline: Pipeline, options: RunOptions): Prom
     run.metrics.stop();
     const failure = toSluiceError(signal.aborted && !(error instanceof SluiceError) ? signal.reason ?? error : error);
     const failed = failure.code === 'ABORTED' ? new SluiceError('ABORTED', abortedMessage(pipeline), { cause: failure }) : failure;
-    const status = failed.code === 'ABORTED' ? 'aborted' : 'failed';
+    const status = failed.code === 'ABORTED' || failed.code === 'OUTPUT_CLOSED' ? 'aborted' : 'failed';
     failed.summary = run.metrics.summary(status, { output, error: { code: failed.code, message: failed.message } });
     throw failed;
   } finally {

@@ -12,6 +12,12 @@ export function fileOutput(path: string): Output {
   };
 }
 
+function stdoutError(error: Error): SluiceError {
+  return (error as { code?: unknown }).code === 'EPIPE'
+    ? new SluiceError('OUTPUT_CLOSED', 'stdout was closed before the export finished.', { cause: error })
+    : new SluiceError('OUTPUT_FAILED', `Cannot write to stdout: ${error.message}`, { cause: error });
+}
+
 /**
  * Standard output, with backpressure, left open at the end (other output may follow). A closed
  * pipe (`| head`) ends the run with an error instead of writing into the void.
@@ -22,7 +28,7 @@ export function stdoutOutput(stdout: NodeJS.WritableStream & { writableNeedDrain
     open: () => [
       new Writable({
         write(chunk: Buffer, _encoding, callback) {
-          const onError = (error: Error) => callback(new SluiceError('OUTPUT_FAILED', `Cannot write to stdout: ${error.message}`, { cause: error }));
+          const onError = (error: Error) => callback(stdoutError(error));
           stdout.once('error', onError);
           const done = () => {
             stdout.removeListener('error', onError);

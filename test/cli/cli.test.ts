@@ -69,6 +69,16 @@ describe('sluice CLI', () => {
     expect(stderr).toContain('"msg":"export-all-barcodes: 6 rows');
   });
 
+  it('stops quietly with status 141 when the reader of stdout goes away (`| head`)', async () => {
+    const big = `sqlite:${dir.file('big.db')}`;
+    expect((await sluice(['run', 'seed-tickets', '--db', big, '--count', '20000', '--log-level', 'warn'])).code).toBe(0);
+    const result = await sluice(['run', 'export-csv', '--db', big, '--out', '-', '--log-level', 'warn'], {
+      onSpawn: (child) => child.stdout!.once('data', () => child.stdout!.destroy()),
+    });
+    expect(result.code).toBe(141);
+    expect(result.stderr).toBe('');
+  });
+
   it('gzip-compresses a path ending in .gz', async () => {
     const plain = dir.file('plain.tsv');
     const gz = dir.file('packed.tsv.gz');

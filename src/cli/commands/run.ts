@@ -51,7 +51,7 @@ export async function runCommand(pipeline: Pipeline, options: RunCommandOptions)
   } catch (error) {
     if (error instanceof SluiceError) {
       writeMetrics(options.metrics, error.summary);
-      if (error.summary && error.summary.rows > 0) options.logger.error({ summary: error.summary }, 'run failed');
+      if (error.summary && error.summary.rows > 0 && error.code !== 'OUTPUT_CLOSED') options.logger.error({ summary: error.summary }, 'run failed');
     }
     throw error;
   } finally {
