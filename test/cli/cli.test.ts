@@ -135,6 +135,12 @@ describe('sluice CLI', () => {
     expectOneLine(stderr, /Cannot connect to postgres:\/\/postgres@127\.0\.0\.1:1\/test \(ECONNREFUSED/);
   });
 
+  it('exits 2 when --out is given to a pipeline that writes to the database', async () => {
+    const { code, stderr } = await sluice(['run', 'seed-tickets', '--db', db, '--out', dir.file('seed.csv')]);
+    expect(code).toBe(2);
+    expectOneLine(stderr, /Pipeline "seed-tickets" writes to the database; --out does not apply\./);
+  });
+
   it('exits 2 for a database URL it cannot use', async () => {
     const { code, stderr } = await sluice(['run', 'export-csv', '--db', 'mysql://x/y']);
     expect(code).toBe(2);

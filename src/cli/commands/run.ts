@@ -27,6 +27,9 @@ function writeMetrics(path: string | undefined, summary: RunSummary | undefined)
  * closed), and a second signal exits at once.
  */
 export async function runCommand(pipeline: Pipeline, options: RunCommandOptions): Promise<number> {
+  if (options.out !== undefined && pipeline.sink.type === 'writer') {
+    throw new SluiceError('USAGE', `Pipeline "${pipeline.name}" writes to the database; --out does not apply.`);
+  }
   const controller = new AbortController();
   const onSignal = (signal: NodeJS.Signals) => {
     if (controller.signal.aborted) process.exit(130);
