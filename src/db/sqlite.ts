@@ -46,6 +46,8 @@ export class SqliteDatabase implements Database {
   readonly #create: boolean;
   #writer: BetterSqlite3.Database | undefined;
   readonly #statements = new Map<string, BetterSqlite3.Statement>();
+  #reader: BetterSqlite3.Database | undefined;
+  readonly #readerStatements = new Map<string, BetterSqlite3.Statement>();
   #bulkWrites = false;
 
   constructor(path: string, label: string, options: SqliteOptions = {}) {
@@ -69,16 +71,22 @@ export class SqliteDatabase implements Database {
     return new SqliteBatchReader(open, query, options.batchSize, this.label);
   }
 
-  /** Runs on a short-lived read-only connection, so a full-table count does not fill the writer's cache. */
+  /**
+   * Small queries run on a read-only connection of their own with a small page cache, so a
+   * full-table count does not fill the writer's cache; kept open, with its statements, because
+   * keyset pagination runs one query per page.
+   */
   async query(query: SqlQuery): Promise<Row[]> {
-    let reader: BetterSqlite3.Database | undefined;
     try {
-      reader = openConnection(this.path, { readonly: true, create: false });
-      return reader.prepare(query.text).raw(true).all(...query.values) as Row[];
+      this.#reader ??= openConnection(this.path, { readonly: true, create: false });
+      let statement = this.#readerStatements.get(query.text);
+      if (!statement) {
+        statement = this.#reader.prepare(query.text).raw(true);
+        this.#readerStatements.set(query.text, statement);
+      }
+      return statement.all(...query.values) as Row[];
     } catch (error) {
       throw translateDbError(error, this.label);
-    } finally {
-      reader?.close();
     }
   }
 
@@ -158,7 +166,10 @@ export class SqliteDatabase implements Database {
 
   async close(): Promise<void> {
     this.#statements.clear();
+    this.#readerStatements.clear();
     this.#writer?.close();
     this.#writer = undefined;
+    this.#reader?.close();
+    this.#reader = undefined;
   }
 }
