@@ -164,12 +164,17 @@ export class SqliteDatabase implements Database {
     }
   }
 
+  /**
+   * The writer closes last: the last connection to close checkpoints the WAL into the database
+   * file and removes it, and a read-only one cannot, which would leave committed rows in the
+   * -wal file only (lost to anyone who copies the .db file alone).
+   */
   async close(): Promise<void> {
-    this.#statements.clear();
     this.#readerStatements.clear();
-    this.#writer?.close();
-    this.#writer = undefined;
     this.#reader?.close();
     this.#reader = undefined;
+    this.#statements.clear();
+    this.#writer?.close();
+    this.#writer = undefined;
   }
 }
