@@ -1,4 +1,4 @@
-import { SluiceError } from '../core/errors.ts';
+import { BATCH_SIZE_PARAM, parseParam } from '../core/params.ts';
 import type { Row, Value } from '../core/types.ts';
 import type { BatchStream, Database } from './database.ts';
 import { openDatabase } from './open.ts';
@@ -28,11 +28,9 @@ function toObjects(stream: BatchStream, batch: readonly Row[]): RowObject[] {
   return batch.map((row) => Object.fromEntries(names.map((name, i) => [name, row[i] ?? null])));
 }
 
+/** The pipelines' own `batchSize` parameter: the same bounds and the same error text. */
 function checkBatchSize(batchSize: number): number {
-  if (!Number.isSafeInteger(batchSize) || batchSize < 1 || batchSize > 50_000) {
-    throw new SluiceError('INVALID_PARAM', `Invalid value for parameter "batchSize": expected an integer from 1 to 50000, got ${JSON.stringify(batchSize)}.`);
-  }
-  return batchSize;
+  return parseParam('batchSize', BATCH_SIZE_PARAM, batchSize) as number;
 }
 
 /**
