@@ -6,6 +6,7 @@ import { openDatabase } from '../db/open.ts';
 import type { Pipeline } from './define.ts';
 import { SluiceError, toSluiceError } from './errors.ts';
 import { holdHeapTrim } from './heap.ts';
+import { InPlaceUpdate } from './in-place.ts';
 import { silentLogger } from './logger.ts';
 import { RunMetrics, type RunSummary } from './metrics.ts';
 import type { Output } from './output.ts';
@@ -25,8 +26,11 @@ export interface RunOptions {
   readonly logger?: Logger;
   /** A terminal gets a progress bar; otherwise progress is logged every 10,000 rows. */
   readonly progressTty?: NodeJS.WriteStream;
-  /** Let the database encode the output where it can (default true; tests compare both paths). */
-  readonly copy?: boolean;
+  /**
+   * Let the database do the work where it can (default true; tests compare both paths): encode
+   * the output itself (COPY), or apply an update pipeline in place (see in-place.ts).
+   */
+  readonly inDatabase?: boolean;
   /** Called once the run has passed validation and pre-checks, just before output opens. */
   readonly onStart?: (info: { readonly expectedRows: number | undefined }) => void;
 }
@@ -87,15 +91,20 @@ class Run {
 
   async stages(ctx: StageContext): Promise<Array<Readable | Writable>> {
     const { source, transforms, sink } = this.pipeline;
+    for (const stage of [source, ...transforms, sink]) this.metrics.stage(stage.kind);
+    if (sink.type === 'writer' && this.options.inDatabase !== false) {
+      const inPlace = await InPlaceUpdate.plan(ctx, this.pipeline);
+      if (inPlace) {
+        this.logger.debug('the database applies the pipeline in place, one UPDATE per page');
+        return inPlace.stages(ctx, this.metrics, transforms.length + 2);
+      }
+    }
     let columns: Columns = source.columns;
-    this.metrics.stage(source.kind);
     const fns = transforms.map((t) => {
       const fn = t.open(ctx, columns);
       columns = t.columns?.(columns) ?? columns;
-      this.metrics.stage(t.kind);
       return fn;
     });
-    this.metrics.stage(sink.kind);
     if (sink.type === 'encoder' && fns.length === 0) {
       const encoded = await this.encodedByDatabase(ctx, sink, columns);
       if (encoded) return [encoded, encodedMeter(encoded, sink.sqlEncoding!(ctx, columns), this.metrics), ...this.outputs(sink)];
@@ -121,7 +130,7 @@ class Run {
    */
   async encodedByDatabase(ctx: StageContext, sink: EncoderSinkSpec, columns: Columns): Promise<EncodedStream | undefined> {
     const { source } = this.pipeline;
-    if (this.options.copy === false || !sink.sqlEncoding || !source.openEncoded) return undefined;
+    if (this.options.inDatabase === false || !sink.sqlEncoding || !source.openEncoded) return undefined;
     const encoded = await source.openEncoded(ctx, sink.sqlEncoding(ctx, columns));
     if (encoded) this.logger.debug('the database encodes the output (COPY)');
     return encoded;

@@ -1,6 +1,7 @@
 import type { Readable, Transform, Writable } from 'node:stream';
 import type { Logger } from 'pino';
 import type { Database } from '../db/database.ts';
+import type { SqlBinder } from '../db/sql-binder.ts';
 import type { ParamSpecs, ParamValues } from './params.ts';
 import type { RunMetrics } from './metrics.ts';
 
@@ -71,6 +72,17 @@ export interface SourceSpec extends ComponentSpec {
   open(ctx: StageContext): Promise<Readable> | Readable;
   /** The rows already encoded by the database, or undefined where it cannot (SQLite). */
   openEncoded?(ctx: StageContext, encoding: SqlEncoding): Promise<EncodedStream | undefined>;
+  /** The table and key order this source pages through, for an update in place; undefined when this run reads nothing. */
+  keyset?(ctx: StageContext): Promise<KeysetPlan | undefined>;
+}
+
+/** A table read page by page in key order (keyset pagination). */
+export interface KeysetPlan {
+  readonly table: string;
+  /** A unique, indexed column: pages are `key > last ORDER BY key`. */
+  readonly key: string;
+  /** A fixed condition the rows meet (no bound values). */
+  readonly where?: string;
 }
 
 /**
@@ -84,6 +96,19 @@ export interface TransformSpec extends ComponentSpec {
   /** The columns after this transform; omitted when the transform keeps them. */
   columns?(input: Columns): Columns;
   open(ctx: StageContext, input: Columns): BatchFn;
+  /** The same transform in SQL, for a database to apply to a table in place; omitted where SQL cannot say it. */
+  sqlChange?(ctx: StageContext, input: Columns, sql: SqlBinder): SqlRowChange;
+}
+
+/**
+ * What a transform does to a table's rows, in SQL. The JavaScript form stays the reference: the
+ * tests run a pipeline both ways and compare the tables.
+ */
+export interface SqlRowChange {
+  /** The rows the transform changes; it drops the others. */
+  readonly where?: string;
+  /** The columns it changes or adds, as SQL expressions over the row's current columns. */
+  readonly set: Readonly<Record<string, string>>;
 }
 
 /** Where an encoder's bytes go, as chosen by the front end (file, stdout, HTTP response). */
@@ -105,6 +130,22 @@ export interface EncoderSinkSpec extends ComponentSpec {
 export interface WriterSinkSpec extends ComponentSpec {
   readonly type: 'writer';
   open(ctx: StageContext, columns: Columns): Promise<Writable> | Writable;
+  /** Set when the sink updates rows of a table by key, which a database can also do in place. */
+  readonly updates?: UpdatesTable;
+}
+
+export interface UpdateResult {
+  /** Rows the database reported as changed. */
+  readonly changed: number;
+  /** Rows that reached the sink but matched no row (deleted meanwhile). */
+  readonly missing: number;
+}
+
+export interface UpdatesTable {
+  readonly table: string;
+  readonly columns: readonly string[];
+  /** Runs after the last change is committed (a final check, a summary); a throw fails the run. */
+  readonly finish?: (ctx: StageContext, result: UpdateResult) => Promise<void>;
 }
 
 export type SinkSpec = EncoderSinkSpec | WriterSinkSpec;

@@ -56,6 +56,8 @@ export interface Database {
   copyOut?(query: CopyQuery): Readable & { readonly rowCount: number | undefined };
   /** A small query answered in full (counts, pre-flight checks). */
   query(query: SqlQuery): Promise<Row[]>;
+  /** One statement that changes rows, in a transaction of its own; resolves to how many it changed. */
+  change(query: SqlQuery): Promise<number>;
   /** Runs a script of statements (DDL). */
   exec(script: string): Promise<void>;
   /** Inserts a batch with one statement in one transaction. */

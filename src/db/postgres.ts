@@ -73,6 +73,15 @@ export class PostgresDatabase implements Database {
     }
   }
 
+  async change(query: SqlQuery): Promise<number> {
+    try {
+      const result = await this.pool.query({ text: query.text, values: [...query.values] });
+      return result.rowCount ?? 0;
+    } catch (error) {
+      throw translateDbError(error, this.label);
+    }
+  }
+
   async exec(script: string): Promise<void> {
     try {
       await this.pool.query(script);

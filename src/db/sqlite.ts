@@ -98,6 +98,15 @@ export class SqliteDatabase implements Database {
     }
   }
 
+  async change(query: SqlQuery): Promise<number> {
+    try {
+      this.#tuneForBulkWrites();
+      return this.#prepared(query.text).run(...query.values).changes;
+    } catch (error) {
+      throw translateDbError(error, this.label);
+    }
+  }
+
   #prepared(text: string): BetterSqlite3.Statement {
     let statement = this.#statements.get(text);
     if (!statement) {

@@ -2,14 +2,13 @@ import { existsSync } from 'node:fs';
 import { Readable } from 'node:stream';
 import { SluiceError } from '../core/errors.ts';
 import type { ParamSpecs } from '../core/params.ts';
-import type { SourceSpec, StageContext, TransformSpec } from '../core/types.ts';
+import type { SourceSpec, StageContext, TransformSpec, UpdateResult } from '../core/types.ts';
 import { ticketColumns } from '../db/tickets.ts';
-import type { SqlUpdateResult } from '../sinks/sql-update.ts';
 import { sqlKeyset } from '../sources/sql-keyset.ts';
+import { barcodeConditions } from '../format/barcode-sql.ts';
 import { padBarcodes } from '../transforms/pad-barcodes.ts';
 import {
   type BarcodeCounts,
-  barcodeConditions,
   countBarcodes,
   countShortBarcodes,
   findCollisions,
@@ -82,7 +81,7 @@ export async function barcodeMigrationPreflight(ctx: StageContext): Promise<void
 }
 
 /** The final check and the summary, once the last batch is committed. */
-export async function finishBarcodeMigration(ctx: StageContext, result: SqlUpdateResult): Promise<void> {
+export async function finishBarcodeMigration(ctx: StageContext, result: UpdateResult): Promise<void> {
   const run = runOf(ctx);
   const { counts } = run;
   if (ctx.params.dryRun) return;
@@ -116,15 +115,12 @@ const keyset = sqlKeyset({
 export const ticketsToPad: SourceSpec = {
   ...keyset,
   open: (ctx) => (runOf(ctx).idle ? Readable.from([]) : keyset.open(ctx)),
+  keyset: async (ctx) => (runOf(ctx).idle ? undefined : keyset.keyset!(ctx)),
 };
 
 /** Pads the barcodes, leaves colliding tickets alone and stamps `updated_at` with the run's time. */
 export const padTicketBarcodes: TransformSpec = padBarcodes({
-  skip: (ctx, columns) => {
-    const ids = runOf(ctx).skipIds;
-    const id = columns.findIndex((c) => c.name === 'id');
-    return (row) => ids.has(Number(row[id]));
-  },
+  skip: { column: 'id', keys: (ctx) => runOf(ctx).skipIds },
   stamp: { column: 'updated_at', value: (ctx) => runOf(ctx).startedAt },
 });
 

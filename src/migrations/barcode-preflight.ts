@@ -4,6 +4,7 @@ import type { Columns, Row } from '../core/types.ts';
 import type { Database, Dialect, SqlQuery } from '../db/database.ts';
 import { csvHeader, encodeCsvBatch, type CsvOptions } from '../format/csv.ts';
 import { BARCODE_LENGTH, invalidReason } from '../format/barcode.ts';
+import { barcodeConditions } from '../format/barcode-sql.ts';
 import { AtomicFileWriter } from '../sinks/atomic-file.ts';
 
 /**
@@ -33,32 +34,6 @@ export interface Collision {
 }
 
 const TABLE = 'tickets';
-
-export interface BarcodeConditions {
-  readonly short: string;
-  readonly done: string;
-  /** Digits only, 1 to 8 of them: short or done. */
-  readonly numeric: string;
-}
-
-/** Barcode classes as SQL conditions; they must agree with `classifyBarcode`. */
-export function barcodeConditions(dialect: Dialect, column = 'barcode'): BarcodeConditions {
-  const b = `"${column}"`;
-  if (dialect === 'postgres') {
-    return {
-      short: `${b} ~ '^[0-9]{1,${BARCODE_LENGTH - 1}}$'`,
-      done: `${b} ~ '^[0-9]{${BARCODE_LENGTH}}$'`,
-      numeric: `${b} ~ '^[0-9]{1,${BARCODE_LENGTH}}$'`,
-    };
-  }
-  // GLOB '*[^0-9]*' finds any character but an ASCII digit; the length test rules out ''.
-  const digits = `${b} NOT GLOB '*[^0-9]*'`;
-  return {
-    short: `(length(${b}) BETWEEN 1 AND ${BARCODE_LENGTH - 1} AND ${digits})`,
-    done: `(length(${b}) = ${BARCODE_LENGTH} AND ${digits})`,
-    numeric: `(length(${b}) BETWEEN 1 AND ${BARCODE_LENGTH} AND ${digits})`,
-  };
-}
 
 /**
  * Two numeric barcodes of at most 8 digits pad to the same value exactly when they are equal

@@ -1,14 +1,7 @@
 import { Writable } from 'node:stream';
 import { SluiceError } from '../core/errors.ts';
-import type { Batch, Columns, Row, StageContext, WriterSinkSpec } from '../core/types.ts';
+import type { Batch, Columns, Row, StageContext, UpdateResult, WriterSinkSpec } from '../core/types.ts';
 import type { UpdateTarget } from '../db/database.ts';
-
-export interface SqlUpdateResult {
-  /** Rows the database reported as changed. */
-  readonly changed: number;
-  /** Rows that reached the sink but matched no row (deleted meanwhile). */
-  readonly missing: number;
-}
 
 export interface SqlUpdateConfig {
   readonly table: string;
@@ -18,7 +11,7 @@ export interface SqlUpdateConfig {
   readonly columns: readonly string[];
   readonly summary?: string;
   /** Runs after the last batch is committed (a final check, a summary); a throw fails the run. */
-  readonly finish?: (ctx: StageContext, result: SqlUpdateResult) => Promise<void>;
+  readonly finish?: (ctx: StageContext, result: UpdateResult) => Promise<void>;
 }
 
 function indexOf(columns: Columns, name: string, table: string): number {
@@ -50,6 +43,7 @@ export function sqlUpdate(config: SqlUpdateConfig): WriterSinkSpec {
     kind: 'sink.sql-update',
     type: 'writer',
     summary: config.summary ?? `Batched UPDATE of ${config.table} (${config.columns.join(', ')}) by ${config.key}, one transaction per batch`,
+    updates: { table: config.table, columns: config.columns, finish: config.finish },
     async open(ctx, columns) {
       const { target, arrange } = updateLayout(config, columns);
       const db = await ctx.database();

@@ -104,5 +104,9 @@ export function sqlKeyset(config: SqlKeysetConfig): SourceSpec {
     async open(ctx) {
       return new KeysetReader(await ctx.database(), config, ctx.batchSize);
     },
+    async keyset(ctx) {
+      const { dialect } = await ctx.database();
+      return { table: config.table, key: keyOf(config, dialect), where: config.where?.(dialect) };
+    },
   };
 }

@@ -1,12 +1,13 @@
 import { SluiceError } from '../core/errors.ts';
 import type { BatchFn, Columns, Row, StageContext, TransformSpec } from '../core/types.ts';
 import { classifyBarcode } from '../format/barcode.ts';
+import { barcodeConditions, padBarcodeSql } from '../format/barcode-sql.ts';
 
 export interface PadBarcodesConfig {
   /** The barcode column; `barcode` by default. */
   readonly column?: string;
-  /** Rows to leave untouched this run (e.g. tickets whose padded barcode would collide). */
-  readonly skip?: (ctx: StageContext, columns: Columns) => (row: Row) => boolean;
+  /** Rows to leave untouched this run, by an integer key (e.g. tickets whose padded barcode would collide). */
+  readonly skip?: { readonly column: string; readonly keys: (ctx: StageContext) => ReadonlySet<number> };
   /** A timestamp column appended to every changed row, with this value (the run's time). */
   readonly stamp?: { readonly column: string; readonly value: (ctx: StageContext) => string };
 }
@@ -48,6 +49,19 @@ export function padBarcodeBatch(index: number, options: PadOptions = {}): BatchF
   };
 }
 
+function columnIndex(columns: Columns, name: string): number {
+  const index = columns.findIndex((c) => c.name === name);
+  if (index < 0) throw new SluiceError('INVALID_DEFINITION', `transform.pad-barcodes: no column "${name}".`);
+  return index;
+}
+
+function skipPredicate(config: PadBarcodesConfig, ctx: StageContext, columns: Columns): ((row: Row) => boolean) | undefined {
+  if (!config.skip) return undefined;
+  const keys = config.skip.keys(ctx);
+  const index = columnIndex(columns, config.skip.column);
+  return (row) => keys.has(Number(row[index]));
+}
+
 /** Left-pads short numeric barcodes with zeros to 8 digits; see `padBarcodeBatch`. */
 export function padBarcodes(config: PadBarcodesConfig = {}): TransformSpec {
   const column = config.column ?? 'barcode';
@@ -56,13 +70,25 @@ export function padBarcodes(config: PadBarcodesConfig = {}): TransformSpec {
     summary: `Left-pads short numeric ${column} values to 8 digits; keeps only rows that change`,
     columns: (input) => (config.stamp ? [...input, { name: config.stamp.column, type: 'timestamp' }] : input),
     open(ctx, columns) {
-      const index = columns.findIndex((c) => c.name === column);
-      if (index < 0) throw new SluiceError('INVALID_DEFINITION', `transform.pad-barcodes: no column "${column}".`);
-      return padBarcodeBatch(index, {
-        skip: config.skip?.(ctx, columns),
+      return padBarcodeBatch(columnIndex(columns, column), {
+        skip: skipPredicate(config, ctx, columns),
         stamp: config.stamp?.value(ctx),
         onDrop: (reason) => ctx.metrics.warn(`${reason} barcodes`),
       });
+    },
+    sqlChange(ctx, columns, sql) {
+      columnIndex(columns, column);
+      const where = [barcodeConditions(sql.dialect, column).short];
+      if (config.skip) {
+        const keys = config.skip.keys(ctx);
+        columnIndex(columns, config.skip.column);
+        where.push(sql.notAmong(config.skip.column, keys));
+        // The rows are never seen one by one here: the skipped ones are counted as a whole.
+        if (keys.size > 0) ctx.metrics.warn('skipped barcodes', keys.size);
+      }
+      const set: Record<string, string> = { [column]: padBarcodeSql(sql.dialect, column) };
+      if (config.stamp) set[config.stamp.column] = sql.bind(config.stamp.value(ctx));
+      return { where: where.join(' AND '), set };
     },
   };
 }

@@ -58,7 +58,7 @@ async function exportBytes(name: string, database: string, params: Record<string
   const output = memoryOutput();
   const messages: string[] = [];
   const logger = pino({ level: 'debug' }, new Writable({ write: (chunk: Buffer, _e, cb) => (messages.push(chunk.toString()), cb()) }));
-  const summary = await runPipeline(await getPipeline(name), { database, params, output, copy, logger });
+  const summary = await runPipeline(await getPipeline(name), { database, params, output, inDatabase: copy, logger });
   return { bytes: output.bytes(), rows: summary.rows, usedCopy: messages.some((m) => m.includes('(COPY)')) };
 }
 

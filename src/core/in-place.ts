@@ -1,0 +1,106 @@
+import { Readable, Writable } from 'node:stream';
+import { setImmediate as nextMacrotask } from 'node:timers/promises';
+import type { Database, SqlQuery } from '../db/database.ts';
+import { quoteIdent } from '../db/select.ts';
+import { SqlBinder } from '../db/sql-binder.ts';
+import { SluiceError } from './errors.ts';
+import type { RunMetrics } from './metrics.ts';
+import type { KeysetPlan, PipelineDefinition, SqlRowChange, StageContext, UpdatesTable, Value } from './types.ts';
+
+/**
+ * A pipeline that pages through a table by key, changes rows with at most one transform that has
+ * an SQL form, and updates the same table runs inside the database: one UPDATE per page of keys,
+ * and no row crosses into JavaScript. On SQLite a million-row migration spends 2.5 s in page
+ * UPDATEs against 3.5 s in one prepared statement per row (better-sqlite3 costs about 1.3 µs per
+ * statement run). Each page is one statement and so one transaction, as each batch is on the row
+ * path: a killed run leaves whole pages changed, and the source's condition skips them next time.
+ */
+export class InPlaceUpdate {
+  readonly #boundary: { first: string; after: string };
+  /** The UPDATE without its key range: `${head} WHERE <range>${tail}`. */
+  readonly #update: { head: string; tail: string };
+
+  private constructor(
+    readonly db: Database,
+    readonly target: UpdatesTable,
+    readonly plan: KeysetPlan,
+    readonly sql: SqlBinder,
+    change: SqlRowChange,
+  ) {
+    const key = quoteIdent(plan.key);
+    const where = plan.where ? ` AND (${plan.where})` : '';
+    // The page's last key: the row `batchSize - 1` places after the page's first.
+    const boundary = (lower: string) => `SELECT ${key} FROM ${quoteIdent(plan.table)} WHERE ${lower}${where} ORDER BY ${key} LIMIT 1 OFFSET ${sql.slot('skip')}`;
+    this.#boundary = { first: boundary('TRUE'), after: boundary(`${key} > ${sql.slot('after')}`) };
+    const sets = target.columns.map((column) => `${quoteIdent(column)} = ${change.set[column] ?? quoteIdent(column)}`);
+    const changeWhere = change.where ? ` AND (${change.where})` : '';
+    this.#update = { head: `UPDATE ${quoteIdent(plan.table)} SET ${sets.join(', ')}`, tail: `${where}${changeWhere}` };
+  }
+
+  /** The in-place form of the pipeline, or undefined when it does not have that shape. */
+  static async plan(ctx: StageContext, definition: PipelineDefinition): Promise<InPlaceUpdate | undefined> {
+    const { source, transforms, sink } = definition;
+    if (sink.type !== 'writer' || !sink.updates || !source.keyset || transforms.length > 1) return undefined;
+    const transform = transforms[0];
+    if (transform && !transform.sqlChange) return undefined;
+    const plan = await source.keyset(ctx);
+    if (!plan || plan.table !== sink.updates.table) return undefined;
+    const db = await ctx.database();
+    const sql = new SqlBinder(db.dialect);
+    const change = transform?.sqlChange!(ctx, source.columns, sql) ?? { set: {} };
+    for (const column of sink.updates.columns) {
+      if (change.set[column] === undefined && !source.columns.some((c) => c.name === column)) {
+        throw new SluiceError('INVALID_DEFINITION', `${sink.kind}: updates "${column}", which neither the source reads nor ${transform?.kind ?? 'a transform'} sets in SQL.`);
+      }
+    }
+    return new InPlaceUpdate(db, sink.updates, plan, sql, change);
+  }
+
+  #page(after: Value | undefined, upto: Value | undefined): SqlQuery {
+    const key = quoteIdent(this.plan.key);
+    const bounds = [after === undefined ? undefined : `${key} > ${this.sql.slot('after')}`, upto === undefined ? undefined : `${key} <= ${this.sql.slot('upto')}`];
+    const range = bounds.filter((b) => b !== undefined).join(' AND ') || 'TRUE';
+    const slots: Record<string, Value> = {};
+    if (after !== undefined) slots.after = after;
+    if (upto !== undefined) slots.upto = upto;
+    return this.sql.render(`${this.#update.head} WHERE ${range}${this.#update.tail}`, slots);
+  }
+
+  /** The rows changed by each page's UPDATE, page after page, until a page comes up short. */
+  async *pages(signal: AbortSignal, batchSize: number): AsyncGenerator<number> {
+    let after: Value | undefined;
+    for (;;) {
+      signal.throwIfAborted();
+      const boundary = after === undefined ? this.#boundary.first : this.#boundary.after;
+      const [row] = await this.db.query(this.sql.render(boundary, after === undefined ? { skip: batchSize - 1 } : { after, skip: batchSize - 1 }));
+      const upto = row?.[0] ?? undefined;
+      yield await this.db.change(this.#page(after, upto));
+      if (upto === undefined) return;
+      after = upto;
+      // SQLite answers synchronously: without a macrotask between pages, timers and signals
+      // (SIGINT, a progress line) would wait for the whole table.
+      await nextMacrotask();
+    }
+  }
+
+  /** The run's streams: the pages' counts, and a sink that records them and runs `finish`. */
+  stages(ctx: StageContext, metrics: RunMetrics, stageCount: number): [Readable, Writable] {
+    const { finish } = this.target;
+    let changed = 0;
+    const counts = Readable.from(this.pages(ctx.signal, ctx.batchSize), { objectMode: true, highWaterMark: 1 });
+    const recorder = new Writable({
+      objectMode: true,
+      highWaterMark: 1,
+      write(rows: number, _encoding, callback) {
+        changed += rows;
+        // Every stage's count is the rows changed: none is read or dropped in JavaScript.
+        for (let stage = 0; stage < stageCount - 1; stage++) metrics.recordBatch(stage, rows);
+        callback();
+      },
+      final(callback) {
+        Promise.resolve(finish?.(ctx, { changed, missing: 0 })).then(() => callback(), callback);
+      },
+    });
+    return [counts, recorder];
+  }
+}
