@@ -1,4 +1,5 @@
 import type { Pipeline } from './define.ts';
+import { InPlaceUpdate } from './in-place.ts';
 import { describeExpected, type ParamSpec } from './params.ts';
 
 export interface ParamDescription {
@@ -21,6 +22,8 @@ export interface PipelineDescription {
   /** File extension and content type, for pipelines that produce a file. */
   readonly output?: { readonly extension: string; readonly contentType: string; readonly defaultPath: string };
   readonly requireRows: boolean;
+  /** The database can run the whole pipeline itself (see in-place.ts). */
+  readonly inPlace: boolean;
   readonly params: readonly ParamDescription[];
 }
 
@@ -39,6 +42,7 @@ export function describePipeline(pipeline: Pipeline): PipelineDescription {
     sink: `${sink.kind}: ${sink.summary}`,
     output: sink.type === 'encoder' ? { ...sink.format, defaultPath: defaultOutputPath(pipeline)! } : undefined,
     requireRows: pipeline.requireRows !== undefined,
+    inPlace: InPlaceUpdate.fits(pipeline),
     params: Object.entries(pipeline.allParams).map(([name, spec]) => ({
       name,
       type: spec.type,

@@ -5,7 +5,20 @@ import { quoteIdent } from '../db/select.ts';
 import { SqlBinder } from '../db/sql-binder.ts';
 import { SluiceError } from './errors.ts';
 import type { RunMetrics } from './metrics.ts';
-import type { KeysetPlan, PipelineDefinition, SqlRowChange, StageContext, UpdatesTable, Value } from './types.ts';
+import type { KeysetPlan, PipelineDefinition, SourceSpec, SqlRowChange, StageContext, TransformSpec, UpdatesTable, Value } from './types.ts';
+
+interface InPlaceShape {
+  readonly keyset: NonNullable<SourceSpec['keyset']>;
+  readonly transform?: TransformSpec & Required<Pick<TransformSpec, 'sqlChange'>>;
+  readonly updates: UpdatesTable;
+}
+
+function shapeOf({ source, transforms, sink }: PipelineDefinition): InPlaceShape | undefined {
+  if (sink.type !== 'writer' || !sink.updates || !source.keyset || transforms.length > 1) return undefined;
+  const [transform] = transforms;
+  if (transform && !transform.sqlChange) return undefined;
+  return { keyset: source.keyset.bind(source), transform: transform as InPlaceShape['transform'], updates: sink.updates };
+}
 
 /**
  * A pipeline that pages through a table by key, changes rows with at most one transform that has
@@ -37,23 +50,28 @@ export class InPlaceUpdate {
     this.#update = { head: `UPDATE ${quoteIdent(plan.table)} SET ${sets.join(', ')}`, tail: `${where}${changeWhere}` };
   }
 
-  /** The in-place form of the pipeline, or undefined when it does not have that shape. */
+  /** Whether the pipeline has the shape: a keyset source, at most one transform with an SQL form, an update sink. */
+  static fits(definition: PipelineDefinition): boolean {
+    return shapeOf(definition) !== undefined;
+  }
+
+  /** The in-place form of the pipeline for this run, or undefined when it does not fit. */
   static async plan(ctx: StageContext, definition: PipelineDefinition): Promise<InPlaceUpdate | undefined> {
-    const { source, transforms, sink } = definition;
-    if (sink.type !== 'writer' || !sink.updates || !source.keyset || transforms.length > 1) return undefined;
-    const transform = transforms[0];
-    if (transform && !transform.sqlChange) return undefined;
-    const plan = await source.keyset(ctx);
-    if (!plan || plan.table !== sink.updates.table) return undefined;
+    const shape = shapeOf(definition);
+    if (!shape) return undefined;
+    const { source, sink } = definition;
+    const { transform, updates } = shape;
+    const plan = await shape.keyset(ctx);
+    if (!plan || plan.table !== updates.table) return undefined;
     const db = await ctx.database();
     const sql = new SqlBinder(db.dialect);
-    const change = transform?.sqlChange!(ctx, source.columns, sql) ?? { set: {} };
-    for (const column of sink.updates.columns) {
+    const change = transform?.sqlChange(ctx, source.columns, sql) ?? { set: {} };
+    for (const column of updates.columns) {
       if (change.set[column] === undefined && !source.columns.some((c) => c.name === column)) {
         throw new SluiceError('INVALID_DEFINITION', `${sink.kind}: updates "${column}", which neither the source reads nor ${transform?.kind ?? 'a transform'} sets in SQL.`);
       }
     }
-    return new InPlaceUpdate(db, sink.updates, plan, sql, change);
+    return new InPlaceUpdate(db, updates, plan, sql, change);
   }
 
   #page(after: Value | undefined, upto: Value | undefined): SqlQuery {

@@ -48,6 +48,13 @@ describe('sluice CLI', () => {
     for (const flag of ['--status', '--category', '--seller', '--sold-from', '--sold-to', '--q', '--limit', '--bom', '--escape-formulas', '--batch-size']) expect(text).toContain(flag);
     expect(text).toContain('out/export-csv.csv');
     expect(text).toMatch(/--batch-size\s+an integer from 1 to 50000\s+1000/);
+    expect(text).not.toContain('runs:');
+  });
+
+  it('says when the database runs the whole pipeline in place', async () => {
+    const { code, stdout } = await sluice(['describe', 'migrate-8digit-barcodes']);
+    expect(code).toBe(0);
+    expect(stdout.toString()).toContain('runs:       in the database, one UPDATE per page of keys');
   });
 
   it('`run <pipeline> --help` lists the pipeline parameters as flags', async () => {
