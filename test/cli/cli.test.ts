@@ -5,7 +5,7 @@ import { openDatabase } from '../../src/db/open.ts';
 import { sluice } from '../support/cli.ts';
 import { type ScratchDatabase, createScratchDatabase, postgresAvailable } from '../support/postgres.ts';
 import { scratchDir } from '../support/sqlite.ts';
-import { insertTickets } from '../support/tickets.ts';
+import { seedTickets } from '../support/tickets.ts';
 
 const dir = scratchDir();
 const db = `sqlite:${dir.file('t.db')}`;
@@ -13,9 +13,7 @@ const pgOk = await postgresAvailable();
 let scratch: ScratchDatabase | undefined;
 
 beforeAll(async () => {
-  const sqlite = openDatabase(db, { create: true });
-  await insertTickets(sqlite);
-  await sqlite.close();
+  await seedTickets(db);
   const empty = openDatabase(`sqlite:${dir.file('empty.db')}`, { create: true });
   await empty.exec('CREATE TABLE unrelated (x)');
   await empty.close();

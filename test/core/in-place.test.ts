@@ -4,8 +4,6 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { definePipeline } from '../../src/core/define.ts';
 import { runPipeline } from '../../src/core/run.ts';
 import type { Row, StageContext, TransformSpec } from '../../src/core/types.ts';
-import type { Database } from '../../src/db/database.ts';
-import { openDatabase } from '../../src/db/open.ts';
 import { SqlBinder } from '../../src/db/sql-binder.ts';
 import { ticketColumns } from '../../src/db/tickets.ts';
 import { sqlUpdate } from '../../src/sinks/sql-update.ts';
@@ -14,7 +12,7 @@ import { sqlKeyset } from '../../src/sources/sql-keyset.ts';
 import { mapRows } from '../../src/transforms/map-rows.ts';
 import { type ScratchDatabase, adminQuery, createScratchDatabase, postgresAvailable } from '../support/postgres.ts';
 import { scratchDir } from '../support/sqlite.ts';
-import { insertTickets } from '../support/tickets.ts';
+import { seedTickets, withDatabase } from '../support/tickets.ts';
 
 const pgOk = await postgresAvailable();
 const dir = scratchDir();
@@ -44,22 +42,8 @@ async function seeded(engine: Engine, name: string): Promise<string> {
     scratches.push(scratch);
     url = scratch.url;
   }
-  const db = openDatabase(url, { create: true });
-  try {
-    await insertTickets(db, TICKETS);
-  } finally {
-    await db.close();
-  }
+  await seedTickets(url, TICKETS);
   return url;
-}
-
-async function withDatabase<T>(url: string, use: (db: Database) => Promise<T>): Promise<T> {
-  const db = openDatabase(url);
-  try {
-    return await use(db);
-  } finally {
-    await db.close();
-  }
 }
 
 const dump = (url: string) => withDatabase(url, (db) => db.query({ text: 'SELECT id, status, updated_at, barcode FROM tickets ORDER BY id', values: [] }));

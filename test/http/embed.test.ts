@@ -4,16 +4,14 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 // As an app imports it: the package's public entry point.
 import { openDatabase, pipelineHandler, requireBearer } from '../../src/index.ts';
 import { scratchDir } from '../support/sqlite.ts';
-import { insertTickets } from '../support/tickets.ts';
+import { seedTickets } from '../support/tickets.ts';
 import { close, get, listen } from './client.ts';
 
 const dir = scratchDir('sluice-embed-');
 const url = `sqlite:${dir.file('app.db')}`;
 
 beforeAll(async () => {
-  const seed = openDatabase(url, { create: true });
-  await insertTickets(seed);
-  await seed.close();
+  await seedTickets(url);
 });
 afterAll(() => dir.remove());
 

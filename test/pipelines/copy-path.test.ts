@@ -8,7 +8,7 @@ import { openDatabase } from '../../src/db/open.ts';
 import type { Output } from '../../src/core/output.ts';
 import { type ScratchDatabase, createScratchDatabase, postgresAvailable } from '../support/postgres.ts';
 import { scratchDir } from '../support/sqlite.ts';
-import { insertTickets } from '../support/tickets.ts';
+import { insertTickets, seedTickets } from '../support/tickets.ts';
 
 /** Characters that exercise every quoting and escaping rule, plus formula triggers and unicode. */
 const ALPHABET = [',', '"', '\r', '\n', '\t', '\\', '\b', '\f', '\v', ' ', '=', '@', '+', '-', '.', '(', ')', '0', '7', 'a', 'Z', 'é', '🎟', '日', '\u0001'];
@@ -64,9 +64,7 @@ async function exportBytes(name: string, database: string, params: Record<string
 
 beforeAll(async () => {
   const rows = fuzzRows(3000);
-  const sqlite = openDatabase(sqliteUrl, { create: true });
-  await insertTickets(sqlite, rows);
-  await sqlite.close();
+  await seedTickets(sqliteUrl, rows);
   if (pgOk) {
     scratch = await createScratchDatabase();
     const pg = openDatabase(scratch.url);

@@ -2,12 +2,11 @@ import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunSummary } from '../../src/core/metrics.ts';
 import type { Row } from '../../src/core/types.ts';
-import { openDatabase } from '../../src/db/open.ts';
 import { demoTicket } from '../../src/sources/demo-tickets.ts';
 import { sluice } from '../support/cli.ts';
 import { createScratchDatabase, postgresAvailable, type ScratchDatabase } from '../support/postgres.ts';
 import { scratchDir } from '../support/sqlite.ts';
-import { insertTickets } from '../support/tickets.ts';
+import { seedTickets } from '../support/tickets.ts';
 import { readXlsx } from '../support/xlsx.ts';
 
 const dir = scratchDir('sluice-export-xlsx-');
@@ -15,14 +14,7 @@ afterAll(() => dir.remove());
 
 const TICKETS: Row[] = Array.from({ length: 2500 }, (_, i) => demoTicket(i + 1, false));
 
-async function seed(url: string): Promise<void> {
-  const db = openDatabase(url, { create: true });
-  try {
-    await insertTickets(db, TICKETS);
-  } finally {
-    await db.close();
-  }
-}
+const seed = (url: string): Promise<void> => seedTickets(url, TICKETS);
 
 /** Ticket ids in sheet order, across all sheets. */
 function xlsxIds(source: string | Buffer): number[] {

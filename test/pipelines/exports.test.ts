@@ -7,7 +7,7 @@ import { TICKET_COLUMNS } from '../../src/db/tickets.ts';
 import { type ScratchDatabase, createScratchDatabase, postgresAvailable } from '../support/postgres.ts';
 import { exportTo } from '../support/run.ts';
 import { scratchDir } from '../support/sqlite.ts';
-import { AWKWARD_TICKETS, insertTickets } from '../support/tickets.ts';
+import { AWKWARD_TICKETS, insertTickets, seedTickets } from '../support/tickets.ts';
 
 const HEADER = TICKET_COLUMNS.map((c) => c.name);
 
@@ -46,9 +46,7 @@ const databases: Array<[string, () => string]> = [['sqlite', () => `sqlite:${dir
 if (pgOk) databases.push(['postgres', () => pgDb!.url]);
 
 beforeAll(async () => {
-  const sqlite = openDatabase(`sqlite:${dir.file('tickets.db')}`, { create: true });
-  await insertTickets(sqlite);
-  await sqlite.close();
+  await seedTickets(`sqlite:${dir.file('tickets.db')}`);
   if (pgOk) {
     pgDb = await createScratchDatabase();
     const pg = openDatabase(pgDb.url);

@@ -12,12 +12,11 @@ import { getPipeline } from '../../src/core/registry.ts';
 import { runPipeline } from '../../src/core/run.ts';
 import type { RunSummary } from '../../src/core/metrics.ts';
 import type { Row } from '../../src/core/types.ts';
-import { openDatabase } from '../../src/db/open.ts';
 import { demoTicket } from '../../src/sources/demo-tickets.ts';
 import { BIN, sluice } from '../support/cli.ts';
 import { type ScratchDatabase, createScratchDatabase, postgresAvailable } from '../support/postgres.ts';
 import { scratchDir } from '../support/sqlite.ts';
-import { insertTickets } from '../support/tickets.ts';
+import { seedTickets, withDatabase } from '../support/tickets.ts';
 
 const pgOk = await postgresAvailable();
 const dir = scratchDir();
@@ -84,23 +83,11 @@ const EXPECTED_REPORT = [
 
 const SELECT_ALL = 'SELECT id, ticket_number, barcode, category, price_cents, status, buyer_name, buyer_email, buyer_phone, seller, sold_at, created_at, updated_at FROM tickets ORDER BY id';
 
-async function dump(url: string): Promise<Row[]> {
-  const db = openDatabase(url);
-  try {
-    return await db.query({ text: SELECT_ALL, values: [] });
-  } finally {
-    await db.close();
-  }
-}
+const dump = (url: string): Promise<Row[]> => withDatabase(url, (db) => db.query({ text: SELECT_ALL, values: [] }));
 
 async function seedMixed(engine: Engine, name: string): Promise<string> {
   const url = await newUrl(engine, name);
-  const db = openDatabase(url, { create: true });
-  try {
-    await insertTickets(db, MIXED);
-  } finally {
-    await db.close();
-  }
+  await seedTickets(url, MIXED);
   return url;
 }
 

@@ -6,7 +6,6 @@ import { definePipeline } from '../../src/core/define.ts';
 import { isSluiceError } from '../../src/core/errors.ts';
 import { runPipeline } from '../../src/core/run.ts';
 import type { Row, TransformSpec } from '../../src/core/types.ts';
-import { openDatabase } from '../../src/db/open.ts';
 import { TICKET_COLUMNS } from '../../src/db/tickets.ts';
 import { fileOutput } from '../../src/sinks/file-output.ts';
 import { xlsxSink } from '../../src/sinks/xlsx.ts';
@@ -14,7 +13,7 @@ import { demoTicket } from '../../src/sources/demo-tickets.ts';
 import { sqlSelect } from '../../src/sources/sql-select.ts';
 import { createScratchDatabase, postgresAvailable, type ScratchDatabase } from '../support/postgres.ts';
 import { scratchDir } from '../support/sqlite.ts';
-import { AWKWARD_TICKETS, insertTickets } from '../support/tickets.ts';
+import { AWKWARD_TICKETS, seedTickets } from '../support/tickets.ts';
 import { type RawCell, type RawWorkbook, decodeXstring, readXlsx } from '../support/xlsx.ts';
 
 const dir = scratchDir('sluice-xlsx-');
@@ -91,14 +90,7 @@ function exportPipeline(overrides: { maxRowsPerSheet?: number; transforms?: Tran
   });
 }
 
-async function seeded(url: string, rows: readonly Row[]): Promise<void> {
-  const db = openDatabase(url, { create: true });
-  try {
-    await insertTickets(db, rows);
-  } finally {
-    await db.close();
-  }
-}
+const seeded = seedTickets;
 
 function demoRows(count: number): Row[] {
   return Array.from({ length: count }, (_, i) => demoTicket(i + 1, false));

@@ -1,5 +1,6 @@
 import type { Row } from '../../src/core/types.ts';
 import type { Database } from '../../src/db/database.ts';
+import { openDatabase } from '../../src/db/open.ts';
 import { TICKET_COLUMNS, initTicketsTable } from '../../src/db/tickets.ts';
 
 /**
@@ -18,4 +19,19 @@ export const AWKWARD_TICKETS: Row[] = [
 export async function insertTickets(db: Database, rows: readonly Row[] = AWKWARD_TICKETS): Promise<void> {
   await initTicketsTable(db);
   await db.insertBatch({ table: 'tickets', columns: TICKET_COLUMNS }, rows);
+}
+
+/** Opens the database at `url` for one use, and closes it whatever happens. */
+export async function withDatabase<T>(url: string, use: (db: Database) => Promise<T>, options: { create?: boolean } = {}): Promise<T> {
+  const db = openDatabase(url, options);
+  try {
+    return await use(db);
+  } finally {
+    await db.close();
+  }
+}
+
+/** Creates the tickets table at `url` (and the SQLite file) and inserts `rows`. */
+export function seedTickets(url: string, rows: readonly Row[] = AWKWARD_TICKETS): Promise<void> {
+  return withDatabase(url, (db) => insertTickets(db, rows), { create: true });
 }
