@@ -1,7 +1,6 @@
 import { Readable, Writable } from 'node:stream';
 import { setImmediate as nextMacrotask } from 'node:timers/promises';
-import type { Database, SqlQuery } from '../db/database.ts';
-import { quoteIdent } from '../db/select.ts';
+import { type Database, type SqlQuery, quoteIdent } from '../db/database.ts';
 import { SqlBinder } from '../db/sql-binder.ts';
 import { SluiceError } from './errors.ts';
 import type { RunMetrics } from './metrics.ts';

@@ -72,6 +72,11 @@ export interface Database {
   close(): Promise<void>;
 }
 
+/** A table or column name in SQL; names come from definitions, and are quoted all the same. */
+export function quoteIdent(name: string): string {
+  return `"${name.replaceAll('"', '""')}"`;
+}
+
 /** Placeholder for the n-th (1-based) bound value. */
 export function placeholder(dialect: Dialect, n: number): string {
   return dialect === 'postgres' ? `$${n}` : '?';

@@ -1,6 +1,6 @@
 import pg from 'pg';
 import type { ColumnType, Row } from '../core/types.ts';
-import type { CopyQuery, Database, SqlQuery, StreamOptions, UpdateTarget, WriteTarget } from './database.ts';
+import { type CopyQuery, type Database, type SqlQuery, type StreamOptions, type UpdateTarget, type WriteTarget, quoteIdent } from './database.ts';
 import { translateDbError } from './errors.ts';
 import { PostgresCopyReader } from './postgres-copy-reader.ts';
 import { PostgresCursorReader } from './postgres-cursor-reader.ts';
@@ -92,11 +92,11 @@ export class PostgresDatabase implements Database {
 
   /** One `INSERT ... SELECT FROM unnest(...)` per batch: one round trip, one implicit transaction. */
   async insertBatch(target: WriteTarget, rows: readonly Row[]): Promise<void> {
-    const names = target.columns.map((c) => `"${c.name}"`).join(', ');
+    const names = target.columns.map((c) => quoteIdent(c.name)).join(', ');
     const arrays = target.columns.map((c, i) => `$${i + 1}::${ARRAY_TYPES[c.type]}`).join(', ');
     const values = target.columns.map((_, i) => rows.map((row) => row[i]));
     try {
-      await this.pool.query(`INSERT INTO "${target.table}" (${names}) SELECT * FROM unnest(${arrays})`, values);
+      await this.pool.query(`INSERT INTO ${quoteIdent(target.table)} (${names}) SELECT * FROM unnest(${arrays})`, values);
     } catch (error) {
       throw translateDbError(error, this.label);
     }
@@ -109,12 +109,12 @@ export class PostgresDatabase implements Database {
   async updateBatch(target: UpdateTarget, rows: readonly Row[]): Promise<number> {
     const all = [target.key, ...target.columns];
     const arrays = all.map((c, i) => `$${i + 1}::${ARRAY_TYPES[c.type]}`).join(', ');
-    const names = all.map((c) => `"${c.name}"`).join(', ');
-    const sets = target.columns.map((c) => `"${c.name}" = v."${c.name}"`).join(', ');
-    const key = `"${target.key.name}"`;
+    const names = all.map((c) => quoteIdent(c.name)).join(', ');
+    const sets = target.columns.map((c) => `${quoteIdent(c.name)} = v.${quoteIdent(c.name)}`).join(', ');
+    const key = quoteIdent(target.key.name);
     const values = all.map((_, i) => rows.map((row) => row[i]));
     try {
-      const result = await this.pool.query(`UPDATE "${target.table}" AS t SET ${sets} FROM unnest(${arrays}) AS v(${names}) WHERE t.${key} = v.${key}`, values);
+      const result = await this.pool.query(`UPDATE ${quoteIdent(target.table)} AS t SET ${sets} FROM unnest(${arrays}) AS v(${names}) WHERE t.${key} = v.${key}`, values);
       return result.rowCount ?? 0;
     } catch (error) {
       throw translateDbError(error, this.label);

@@ -1,6 +1,6 @@
 import type { Column, Columns, SqlEncoding, Value } from '../core/types.ts';
 import type { ParamValues } from '../core/params.ts';
-import { type CopyQuery, type Dialect, type SqlQuery, placeholder } from './database.ts';
+import { type CopyQuery, type Dialect, type SqlQuery, placeholder, quoteIdent } from './database.ts';
 
 /** Declarative filters: each is applied only when its parameter has a value. */
 export type Filter =
@@ -17,10 +17,6 @@ export interface SelectSpec {
   readonly filters?: readonly Filter[];
   /** Name of the parameter that caps the row count exactly. */
   readonly limitParam?: string;
-}
-
-export function quoteIdent(name: string): string {
-  return `"${name.replaceAll('"', '""')}"`;
 }
 
 /**

@@ -1,7 +1,6 @@
 import { SluiceError } from '../core/errors.ts';
 import type { Value } from '../core/types.ts';
-import { type Dialect, type SqlQuery, placeholder } from './database.ts';
-import { quoteIdent } from './select.ts';
+import { type Dialect, type SqlQuery, placeholder, quoteIdent } from './database.ts';
 
 // A NUL never occurs in SQL that sluice writes, so it cannot be mistaken for a token.
 const TOKEN = /\u0000([^\u0000]+)\u0000/g;

@@ -2,7 +2,7 @@ import { existsSync, mkdirSync, renameSync, rmSync } from 'node:fs';
 import { dirname } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
 import type { Row } from '../core/types.ts';
-import type { Database, SqlQuery, StreamOptions, UpdateTarget, WriteTarget } from './database.ts';
+import { type Database, type SqlQuery, type StreamOptions, type UpdateTarget, type WriteTarget, quoteIdent } from './database.ts';
 import { translateDbError } from './errors.ts';
 import { SqliteBatchReader } from './sqlite-batch-reader.ts';
 
@@ -117,10 +117,10 @@ export class SqliteDatabase implements Database {
   }
 
   async insertBatch(target: WriteTarget, rows: readonly Row[]): Promise<void> {
-    const names = target.columns.map((c) => `"${c.name}"`).join(', ');
+    const names = target.columns.map((c) => quoteIdent(c.name)).join(', ');
     const marks = target.columns.map(() => '?').join(', ');
     try {
-      const insert = this.#prepared(`INSERT INTO "${target.table}" (${names}) VALUES (${marks})`);
+      const insert = this.#prepared(`INSERT INTO ${quoteIdent(target.table)} (${names}) VALUES (${marks})`);
       this.connection().transaction(() => {
         for (const row of rows) insert.run(row);
       })();
@@ -142,10 +142,10 @@ export class SqliteDatabase implements Database {
   }
 
   async updateBatch(target: UpdateTarget, rows: readonly Row[]): Promise<number> {
-    const sets = target.columns.map((c) => `"${c.name}" = ?`).join(', ');
+    const sets = target.columns.map((c) => `${quoteIdent(c.name)} = ?`).join(', ');
     try {
       this.#tuneForBulkWrites();
-      const update = this.#prepared(`UPDATE "${target.table}" SET ${sets} WHERE "${target.key.name}" = ?`);
+      const update = this.#prepared(`UPDATE ${quoteIdent(target.table)} SET ${sets} WHERE ${quoteIdent(target.key.name)} = ?`);
       return this.connection().transaction(() => {
         let changed = 0;
         // Rows are [key, ...values]; the statement binds the values first and the key last.

@@ -1,5 +1,4 @@
-import type { Dialect } from '../db/database.ts';
-import { quoteIdent } from '../db/select.ts';
+import { type Dialect, quoteIdent } from '../db/database.ts';
 import { BARCODE_LENGTH } from './barcode.ts';
 
 export interface BarcodeConditions {

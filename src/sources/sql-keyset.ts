@@ -1,8 +1,7 @@
 import { Readable } from 'node:stream';
 import { SluiceError } from '../core/errors.ts';
 import type { Columns, Row, SourceSpec, Value } from '../core/types.ts';
-import type { Database, Dialect, SqlQuery } from '../db/database.ts';
-import { placeholder } from '../db/database.ts';
+import { type Database, type Dialect, type SqlQuery, placeholder, quoteIdent } from '../db/database.ts';
 
 export interface SqlKeysetConfig {
   readonly summary: string;
@@ -27,10 +26,10 @@ function keyOf(config: SqlKeysetConfig, dialect: Dialect): string {
 }
 
 function pageQueries(config: SqlKeysetConfig, dialect: Dialect): PageQueries {
-  const names = config.columns.map((c) => `"${c.name}"`).join(', ');
-  const key = `"${keyOf(config, dialect)}"`;
+  const names = config.columns.map((c) => quoteIdent(c.name)).join(', ');
+  const key = quoteIdent(keyOf(config, dialect));
   const condition = config.where ? `(${config.where(dialect)})` : undefined;
-  const base = `SELECT ${names} FROM "${config.table}"`;
+  const base = `SELECT ${names} FROM ${quoteIdent(config.table)}`;
   const first = `${base}${condition ? ` WHERE ${condition}` : ''} ORDER BY ${key} LIMIT ${placeholder(dialect, 1)}`;
   const after = `${base} WHERE ${key} > ${placeholder(dialect, 1)}${condition ? ` AND ${condition}` : ''} ORDER BY ${key} LIMIT ${placeholder(dialect, 2)}`;
   return {
@@ -98,7 +97,7 @@ export function sqlKeyset(config: SqlKeysetConfig): SourceSpec {
     async count(ctx) {
       const db = await ctx.database();
       const where = config.where ? ` WHERE ${config.where(db.dialect)}` : '';
-      const [row] = await db.query({ text: `SELECT count(*) FROM "${config.table}"${where}`, values: [] });
+      const [row] = await db.query({ text: `SELECT count(*) FROM ${quoteIdent(config.table)}${where}`, values: [] });
       return Number(row?.[0] ?? 0);
     },
     async open(ctx) {
