@@ -8,7 +8,6 @@ import { demoCommand } from './commands/demo.ts';
 import { describeText } from './commands/describe.ts';
 import { listText } from './commands/list.ts';
 import { runCommand } from './commands/run.ts';
-import { serveCommand } from './commands/serve.ts';
 import { paramOptions, paramValues } from './param-options.ts';
 
 /** The pipeline named after `run`, so that `run <pipeline> --help` can list its parameters. */
@@ -74,6 +73,8 @@ function buildCli(args: string[], pipelines: ReadonlyMap<string, Pipeline>, setE
         }),
       async (argv) => {
         const logger = createLogger(argv.logLevel as LogLevel);
+        // The HTTP server's modules load only for `serve`: every other command starts faster.
+        const { serveCommand } = await import('./commands/serve.ts');
         setExit(await serveCommand({ port: argv.port, host: argv.host, db: argv.db, maxConcurrent: argv.maxConcurrent, logger }));
       },
     )

@@ -1,8 +1,8 @@
 import type { Readable } from 'node:stream';
 import type pg from 'pg';
-import { to as copyTo } from 'pg-copy-streams';
 import type { CopyQuery } from './database.ts';
 import { translateDbError } from './errors.ts';
+import { loadCopyTo } from './pg-modules.ts';
 import { type ClientReaderOptions, PooledClientReader } from './postgres-client.ts';
 
 /**
@@ -29,7 +29,7 @@ export class PostgresCopyReader extends PooledClientReader {
       const assignments = settings.map((_, i) => `set_config('sluice.p${i + 1}', $${i + 1}, true)`).join(', ');
       await client.query(`SELECT ${assignments}`, settings.map(String));
     }
-    const copy = client.query(copyTo(this.#query.text)) as unknown as Readable & { rowCount: number };
+    const copy = client.query(loadCopyTo()(this.#query.text)) as unknown as Readable & { rowCount: number };
     this.#copy = copy;
     copy.on('data', (chunk: Buffer) => {
       if (!this.push(chunk)) copy.pause();

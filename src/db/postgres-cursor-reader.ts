@@ -1,8 +1,9 @@
 import type pg from 'pg';
-import Cursor from 'pg-cursor';
+import type Cursor from 'pg-cursor';
 import type { Row } from '../core/types.ts';
 import type { SqlQuery } from './database.ts';
 import { translateDbError } from './errors.ts';
+import { loadCursor } from './pg-modules.ts';
 import { type ClientReaderOptions, PooledClientReader } from './postgres-client.ts';
 import { sluiceTypes } from './postgres-types.ts';
 
@@ -29,7 +30,8 @@ export class PostgresCursorReader extends PooledClientReader {
 
   protected start(client: pg.PoolClient): void {
     const config = { rowMode: 'array' as const, types: sluiceTypes };
-    this.#cursor = client.query(new Cursor<Row>(this.#query.text, [...this.#query.values], config));
+    const CursorClass = loadCursor();
+    this.#cursor = client.query(new CursorClass<Row>(this.#query.text, [...this.#query.values], config));
   }
 
   override _read(): void {

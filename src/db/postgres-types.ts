@@ -1,4 +1,4 @@
-import pg from 'pg';
+import { loadPg } from './pg-modules.ts';
 
 const INT2 = 21;
 const INT4 = 23;
@@ -41,6 +41,6 @@ const parsers = new Map<number, (text: string) => unknown>([
 /** Type parsers that yield the same JavaScript values as better-sqlite3 does for the same data. */
 export const sluiceTypes = {
   getTypeParser(oid: number, format?: 'text' | 'binary'): (text: string) => unknown {
-    return parsers.get(oid) ?? pg.types.getTypeParser(oid, format ?? 'text');
+    return parsers.get(oid) ?? loadPg().types.getTypeParser(oid, format ?? 'text');
   },
 };

@@ -1,8 +1,9 @@
-import pg from 'pg';
+import type pg from 'pg';
 import type { ColumnType, Row } from '../core/types.ts';
 import { type CopyQuery, type Database, type SqlQuery, type StreamOptions, type UpdateTarget, type WriteTarget, quoteIdent } from './database.ts';
 import { translateDbError } from './errors.ts';
 import { PostgresCopyReader } from './postgres-copy-reader.ts';
+import { loadPg } from './pg-modules.ts';
 import { PostgresCursorReader } from './postgres-cursor-reader.ts';
 import { sluiceTypes } from './postgres-types.ts';
 
@@ -27,7 +28,7 @@ export class PostgresDatabase implements Database {
   constructor(connectionString: string, label: string, options: PostgresOptions = {}) {
     this.label = label;
     this.#connectionString = connectionString;
-    this.pool = new pg.Pool({
+    this.pool = new (loadPg().Pool)({
       connectionString,
       max: options.maxConnections ?? 10,
       application_name: APPLICATION_NAME,
@@ -54,7 +55,7 @@ export class PostgresDatabase implements Database {
 
   /** `pg_cancel_backend` from a fresh connection: the pool may be exhausted by the very query to cancel. */
   async cancelBackend(pid: number): Promise<void> {
-    const client = new pg.Client({ connectionString: this.#connectionString, connectionTimeoutMillis: 2000, application_name: `${APPLICATION_NAME}-cancel` });
+    const client = new (loadPg().Client)({ connectionString: this.#connectionString, connectionTimeoutMillis: 2000, application_name: `${APPLICATION_NAME}-cancel` });
     client.on('error', () => undefined);
     try {
       await client.connect();
