@@ -33,10 +33,10 @@ export class InPlaceUpdate {
   readonly #update: { head: string; tail: string };
 
   private constructor(
-    readonly db: Database,
-    readonly target: UpdatesTable,
-    readonly plan: KeysetPlan,
-    readonly sql: SqlBinder,
+    private readonly db: Database,
+    private readonly target: UpdatesTable,
+    private readonly plan: KeysetPlan,
+    private readonly sql: SqlBinder,
     change: SqlRowChange,
   ) {
     const key = quoteIdent(plan.key);
@@ -84,7 +84,7 @@ export class InPlaceUpdate {
   }
 
   /** The rows changed by each page's UPDATE, page after page, until a page comes up short. */
-  async *pages(signal: AbortSignal, batchSize: number): AsyncGenerator<number> {
+  async *#pages(signal: AbortSignal, batchSize: number): AsyncGenerator<number> {
     let after: Value | undefined;
     for (;;) {
       signal.throwIfAborted();
@@ -104,7 +104,7 @@ export class InPlaceUpdate {
   stages(ctx: StageContext, metrics: RunMetrics, stageCount: number): [Readable, Writable] {
     const { finish } = this.target;
     let changed = 0;
-    const counts = Readable.from(this.pages(ctx.signal, ctx.batchSize), { objectMode: true, highWaterMark: 1 });
+    const counts = Readable.from(this.#pages(ctx.signal, ctx.batchSize), { objectMode: true, highWaterMark: 1 });
     const recorder = new Writable({
       objectMode: true,
       highWaterMark: 1,

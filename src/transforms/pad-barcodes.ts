@@ -77,6 +77,7 @@ export function padBarcodes(config: PadBarcodesConfig = {}): TransformSpec {
       });
     },
     sqlChange(ctx, columns, sql) {
+      // The same definition checks as `open`, though the SQL names the columns itself.
       columnIndex(columns, column);
       const where = [barcodeConditions(sql.dialect, column).short];
       if (config.skip) {
