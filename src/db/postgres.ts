@@ -2,8 +2,8 @@ import type pg from 'pg';
 import type { ColumnType, Row } from '../core/types.ts';
 import { type CopyQuery, type Database, type SqlQuery, type StreamOptions, type UpdateTarget, type WriteTarget, quoteIdent } from './database.ts';
 import { translateDbError } from './errors.ts';
-import { PostgresCopyReader } from './postgres-copy-reader.ts';
 import { loadPg } from './pg-modules.ts';
+import { PostgresCopyReader } from './postgres-copy-reader.ts';
 import { PostgresCursorReader } from './postgres-cursor-reader.ts';
 import { sluiceTypes } from './postgres-types.ts';
 

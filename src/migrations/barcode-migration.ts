@@ -4,8 +4,8 @@ import { SluiceError } from '../core/errors.ts';
 import type { ParamSpecs } from '../core/params.ts';
 import type { SourceSpec, StageContext, TransformSpec, UpdateResult } from '../core/types.ts';
 import { ticketColumns } from '../db/tickets.ts';
-import { sqlKeyset } from '../sources/sql-keyset.ts';
 import { barcodeConditions } from '../format/barcode-sql.ts';
+import { sqlKeyset } from '../sources/sql-keyset.ts';
 import { padBarcodes } from '../transforms/pad-barcodes.ts';
 import {
   type BarcodeCounts,
