@@ -1,4 +1,5 @@
 import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { gunzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openDatabase } from '../../src/db/open.ts';
@@ -167,6 +168,18 @@ describe('sluice CLI', () => {
     }
     const { code, stderr } = await sluice(['run', 'export-csv', '--db', fresh, '--out', dir.file('fresh.csv')]);
     expect([code, stderr.trim()]).toEqual([3, 'sluice: No tickets found']);
+  });
+
+  it('a SQLite run never loads the PostgreSQL driver (it costs start-up time); a PostgreSQL run does', async () => {
+    const env = { NODE_OPTIONS: `--import=${pathToFileURL(fileURLToPath(new URL('../support/report-loaded-drivers.mjs', import.meta.url))).href}` };
+    const loaded = (stderr: string) => JSON.parse(/loaded drivers: (.*)/.exec(stderr)![1]!) as string[];
+    const sqliteRun = await sluice(['run', 'export-all-barcodes', '--db', db, '--out', '-', '--log-level', 'warn'], { env });
+    expect(sqliteRun.code, sqliteRun.stderr).toBe(0);
+    expect(loaded(sqliteRun.stderr)).toEqual([]);
+    if (!pgOk) return;
+    const pgRun = await sluice(['db', 'init', '--db', scratch!.url], { env });
+    expect(pgRun.code, pgRun.stderr).toBe(0);
+    expect(loaded(pgRun.stderr)).toContain('pg');
   });
 
   it.skipIf(!pgOk)('`db init` and seeding work on PostgreSQL, idempotently', async () => {
