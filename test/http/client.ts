@@ -1,3 +1,4 @@
+import { afterAll, beforeAll } from 'vitest';
 import { type IncomingHttpHeaders, type IncomingMessage, type Server, request } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Writable } from 'node:stream';
@@ -79,4 +80,16 @@ export async function eventually<T>(probe: () => Promise<T>, check: (value: T) =
     if (elapsedMs > deadlineMs) return { value, ok: false, elapsedMs };
     await new Promise((resolve) => setTimeout(resolve, 25));
   }
+}
+
+/** Starts `make()` before the suite's tests and closes it after them; tests read `.url`. */
+export function serverForSuite(make: () => Server): { readonly url: string } {
+  const state = { url: '' };
+  let server: Server | undefined;
+  beforeAll(async () => {
+    server = make();
+    state.url = await listen(server);
+  });
+  afterAll(() => (server ? close(server) : undefined));
+  return state;
 }

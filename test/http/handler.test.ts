@@ -16,7 +16,7 @@ import { ServerMetrics } from '../../src/http/prometheus.ts';
 import { fileOutput } from '../../src/sinks/file-output.ts';
 import { scratchDir } from '../support/sqlite.ts';
 import { AWKWARD_TICKETS, insertTickets } from '../support/tickets.ts';
-import { close, eventually, get, json, listen, memoryLogger, open } from './client.ts';
+import { close, eventually, get, json, listen, memoryLogger, open, serverForSuite } from './client.ts';
 
 const dir = scratchDir('sluice-http-');
 const dbUrl = `sqlite:${dir.file('tickets.db')}`;
@@ -83,16 +83,10 @@ describe.each([
   ['Express', expressApp],
   ['node:http', plainServer],
 ])('pipelineHandler in %s', (_name, make) => {
-  let server: Server;
-  let base: string;
-  beforeAll(async () => {
-    server = make();
-    base = await listen(server);
-  });
-  afterAll(() => close(server));
+  const at = serverForSuite(make);
 
   it('streams the filtered CSV byte-identical to the CLI, with download headers', async () => {
-    const reply = await get(`${base}/export-csv?status=sold&batchSize=1`);
+    const reply = await get(`${at.url}/export-csv?status=sold&batchSize=1`);
     expect(reply.status).toBe(200);
     expect(reply.ending).toBe('end');
     expect(reply.headers['content-type']).toBe('text/csv; charset=utf-8');
@@ -106,10 +100,10 @@ describe.each([
   });
 
   it('serves CSV and TXT exports byte-identical to the CLI', async () => {
-    const csv = await get(`${base}/number-barcode`);
+    const csv = await get(`${at.url}/number-barcode`);
     expect(csv.headers['content-disposition']).toBe(`attachment; filename="number-barcode-${today()}.csv"`);
     expect(csv.body.equals(await cliBytes('number-barcode'))).toBe(true);
-    const txt = await get(`${base}/export-all-barcodes`);
+    const txt = await get(`${at.url}/export-all-barcodes`);
     expect(txt.status).toBe(200);
     expect(txt.headers['content-type']).toBe('text/plain; charset=utf-8');
     expect(txt.headers['content-disposition']).toBe(`attachment; filename="export-all-barcodes-${today()}.txt"`);
@@ -118,45 +112,45 @@ describe.each([
   });
 
   it('compresses with gzip when the client accepts it', async () => {
-    const reply = await get(`${base}/export-csv?q=example`, { 'Accept-Encoding': 'br;q=1, gzip;q=0.5' });
+    const reply = await get(`${at.url}/export-csv?q=example`, { 'Accept-Encoding': 'br;q=1, gzip;q=0.5' });
     expect(reply.status).toBe(200);
     expect(reply.headers['content-encoding']).toBe('gzip');
     expect(reply.headers.vary).toBe('Accept-Encoding');
     expect(gunzipSync(reply.body).equals(await cliBytes('export-csv', { q: 'example' }))).toBe(true);
-    const refused = await get(`${base}/export-csv?q=example`, { 'Accept-Encoding': 'gzip;q=0' });
+    const refused = await get(`${at.url}/export-csv?q=example`, { 'Accept-Encoding': 'gzip;q=0' });
     expect(refused.headers['content-encoding']).toBeUndefined();
     expect(refused.body.equals(await cliBytes('export-csv', { q: 'example' }))).toBe(true);
   });
 
   it('does not compress when the handler says so, and uses its file name', async () => {
-    const reply = await get(`${base}/plain-csv`, { 'Accept-Encoding': 'gzip' });
+    const reply = await get(`${at.url}/plain-csv`, { 'Accept-Encoding': 'gzip' });
     expect(reply.headers['content-encoding']).toBeUndefined();
     expect(reply.headers['content-disposition']).toBe('attachment; filename="tickets.csv"');
     expect(reply.body.equals(await cliBytes('export-csv'))).toBe(true);
   });
 
   it('answers 400 naming the parameter for a bad value, an unknown name, a repeated name or a bad batchSize', async () => {
-    const bad = await get(`${base}/export-csv?status=bogus`);
+    const bad = await get(`${at.url}/export-csv?status=bogus`);
     expect(bad.status).toBe(400);
     expect(bad.headers['content-type']).toBe('application/json; charset=utf-8');
     expect(bad.headers['content-disposition']).toBeUndefined();
     expect(json(bad)).toEqual({ error: 'Invalid value for parameter "status": expected one of available, sold, void, redeemed, got "bogus".' });
-    const date = await get(`${base}/export-csv?soldFrom=2026-02-30`);
+    const date = await get(`${at.url}/export-csv?soldFrom=2026-02-30`);
     expect(date.status).toBe(400);
     expect((json(date) as { error: string }).error).toContain('"soldFrom"');
-    const unknown = await get(`${base}/export-csv?stauts=sold`);
+    const unknown = await get(`${at.url}/export-csv?stauts=sold`);
     expect(unknown.status).toBe(400);
     expect((json(unknown) as { error: string }).error).toMatch(/^Unknown parameter "stauts"/);
-    const twice = await get(`${base}/export-csv?status=sold&status=void`);
+    const twice = await get(`${at.url}/export-csv?status=sold&status=void`);
     expect(twice.status).toBe(400);
     expect((json(twice) as { error: string }).error).toContain('"status"');
-    const batch = await get(`${base}/export-csv?batchSize=0`);
+    const batch = await get(`${at.url}/export-csv?batchSize=0`);
     expect(batch.status).toBe(400);
     expect((json(batch) as { error: string }).error).toContain('"batchSize": expected an integer from 1 to 50000');
   });
 
   it('answers 404 "No tickets found" before any body byte when nothing matches', async () => {
-    const reply = await get(`${base}/export-csv?status=void&category=standard`);
+    const reply = await get(`${at.url}/export-csv?status=void&category=standard`);
     expect(reply.status).toBe(404);
     expect(reply.body.toString('utf8')).toBe('{"error":"No tickets found"}\n');
     expect(reply.headers['content-disposition']).toBeUndefined();
@@ -166,20 +160,20 @@ describe.each([
   it('answers 503 with Retry-After when every export slot is taken', async () => {
     const release = limiter.tryAcquire()!;
     try {
-      const busy = await get(`${base}/limited`);
+      const busy = await get(`${at.url}/limited`);
       expect(busy.status).toBe(503);
       expect(busy.headers['retry-after']).toBe('5');
       expect(json(busy)).toEqual({ error: 'Too many exports are running; retry shortly.' });
     } finally {
       release();
     }
-    const free = await get(`${base}/limited`);
+    const free = await get(`${at.url}/limited`);
     expect(free.status).toBe(200);
     expect(limiter.active).toBe(0);
   });
 
   it('answers a database failure with a generic 500: no SQL, no stack', async () => {
-    const reply = await get(`${base}/no-table`);
+    const reply = await get(`${at.url}/no-table`);
     expect(reply.status).toBe(500);
     expect(json(reply)).toEqual({ error: 'The export failed (MISSING_TABLE); see the server log.' });
     expect(reply.headers['content-disposition']).toBeUndefined();
@@ -187,7 +181,7 @@ describe.each([
 
   it('answers HEAD with 405 instead of running the export for nothing', async () => {
     const status = await new Promise<number>((resolve, reject) => {
-      request(`${base}/export-csv`, { method: 'HEAD', agent: false }, (res) => {
+      request(`${at.url}/export-csv`, { method: 'HEAD', agent: false }, (res) => {
         res.resume();
         resolve(res.statusCode ?? 0);
       })
@@ -198,7 +192,7 @@ describe.each([
   });
 
   it('refuses a pipeline that writes to a database', async () => {
-    const reply = await get(`${base}/writer?count=5`);
+    const reply = await get(`${at.url}/writer?count=5`);
     expect(reply.status).toBe(404);
     expect((json(reply) as { error: string }).error).toContain('has no output to download');
   });

@@ -13,7 +13,7 @@ import { pipelineHandler } from '../../src/http/handler.ts';
 import { ServerMetrics } from '../../src/http/prometheus.ts';
 import { type ScratchDatabase, adminQuery, createScratchDatabase, openConnections, postgresAvailable } from '../support/postgres.ts';
 import { scratchDir } from '../support/sqlite.ts';
-import { close, collect, eventually, get, listen, memoryLogger, open } from './client.ts';
+import { close, collect, eventually, get, listen, memoryLogger, open, serverForSuite } from './client.ts';
 
 const BIN = fileURLToPath(new URL('../../bin/sluice.mjs', import.meta.url));
 const ROWS = 200_000;
@@ -88,18 +88,12 @@ describe.skipIf(!pgOk)('pipeline handlers on PostgreSQL', () => {
   });
 
   describe.each(servers)('in %s', (_name, make) => {
-    let server: Server;
-    let base: string;
-    beforeAll(async () => {
-      server = make();
-      base = await listen(server);
-    });
-    afterAll(() => close(server));
+    const at = serverForSuite(make);
 
     it('cancels the query and releases its connection within a second when the client disconnects', async () => {
       const baseline = await openConnections(scratch.name);
       const before = metrics.render().match(/status="aborted"\} (\d+)/)?.[1] ?? '0';
-      const res = await open(`${base}/export-csv`);
+      const res = await open(`${at.url}/export-csv`);
       expect(res.statusCode).toBe(200);
       await once(res, 'data');
       // The export is mid-flight: a cursor is open on a checked-out connection.
@@ -118,7 +112,7 @@ describe.skipIf(!pgOk)('pipeline handlers on PostgreSQL', () => {
       const after = metrics.render().match(/status="aborted"\} (\d+)/)?.[1];
       expect(Number(after)).toBe(Number(before) + 1);
       // The pool still serves the next request.
-      const next = await get(`${base}/export-csv?limit=10`);
+      const next = await get(`${at.url}/export-csv?limit=10`);
       expect(next.status).toBe(200);
     });
 
@@ -127,7 +121,7 @@ describe.skipIf(!pgOk)('pipeline handlers on PostgreSQL', () => {
       ['gzip', { 'Accept-Encoding': 'gzip' }],
     ])('cuts the transfer (%s; no clean end) when the database fails mid-stream, and logs the run metrics', async (_encoding, headers) => {
       records.length = 0;
-      const res = await open(`${base}/export-csv`, headers);
+      const res = await open(`${at.url}/export-csv`, headers);
       expect(res.statusCode).toBe(200);
       await once(res, 'data');
       // Listen before the failure: the server may cut the connection before the query returns.
@@ -150,7 +144,7 @@ describe.skipIf(!pgOk)('pipeline handlers on PostgreSQL', () => {
       expect(summary.rows).toBeGreaterThan(0);
       expect(summary.rows).toBeLessThan(ROWS);
       expect(database.pool.totalCount - database.pool.idleCount).toBe(0);
-      expect((await get(`${base}/export-csv?limit=10`)).status).toBe(200);
+      expect((await get(`${at.url}/export-csv?limit=10`)).status).toBe(200);
     });
   });
 });
