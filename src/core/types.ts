@@ -134,6 +134,7 @@ export interface WriterSinkSpec extends ComponentSpec {
   readonly updates?: UpdatesTable;
 }
 
+/** What an update sink did, for its `finish` hook. */
 export interface UpdateResult {
   /** Rows the database reported as changed. */
   readonly changed: number;
@@ -141,6 +142,7 @@ export interface UpdateResult {
   readonly missing: number;
 }
 
+/** What an update sink changes: these columns of this table (by key on the row path, by page in place). */
 export interface UpdatesTable {
   readonly table: string;
   readonly columns: readonly string[];
