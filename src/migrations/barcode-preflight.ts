@@ -2,6 +2,7 @@ import { pipeline as pipe } from 'node:stream/promises';
 import { Readable } from 'node:stream';
 import type { Columns, Row } from '../core/types.ts';
 import type { Database, Dialect, SqlQuery } from '../db/database.ts';
+import { ticketColumns } from '../db/tickets.ts';
 import { csvHeader, encodeCsvBatch, type CsvOptions } from '../format/csv.ts';
 import { BARCODE_LENGTH, invalidReason } from '../format/barcode.ts';
 import { barcodeConditions } from '../format/barcode-sql.ts';
@@ -119,9 +120,7 @@ export async function countShortBarcodes(db: Database): Promise<number> {
 }
 
 export const REPORT_COLUMNS: Columns = [
-  { name: 'id', type: 'integer' },
-  { name: 'ticket_number', type: 'text' },
-  { name: 'barcode', type: 'text' },
+  ...ticketColumns('id', 'ticket_number', 'barcode'),
   { name: 'reason', type: 'text' },
   { name: 'padded', type: 'text' },
   { name: 'conflicting_id', type: 'integer' },
