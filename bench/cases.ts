@@ -1,9 +1,9 @@
 import { NODE_FLAGS } from '../bin/node-flags.mjs';
-import { TICKET_COLUMNS } from '../src/db/tickets.ts';
+import { TICKET_COLUMNS } from '../raffle/tickets.ts';
 import type { DatasetKey, Engine } from './datasets.ts';
 import type { Command } from './measure.ts';
 
-export type Group = 'csv' | 'tsv' | 'txt' | 'xlsx' | 'migrate' | 'flat';
+export type Group = 'csv' | 'tsv' | 'txt' | 'xlsx' | 'migrate' | 'import' | 'flat';
 /** `tool`: the database's own shell; `peer`: a hand-written Node script in bench/peers. */
 export type Role = 'sluice' | 'tool' | 'peer';
 
@@ -18,6 +18,8 @@ export interface Target {
 export interface CaseEnv {
   readonly url: string;
   readonly out: string;
+  /** The CSV an import case reads (the data set as export-csv writes it). */
+  readonly input?: string;
 }
 
 export interface BenchCase {
@@ -30,8 +32,11 @@ export interface BenchCase {
   readonly dataset: DatasetKey;
   /** Output file extension; none for the migration, which writes to the database. */
   readonly extension?: string;
-  /** Runs against a fresh copy of the data set each repetition (it changes the data). */
-  readonly mutates?: boolean;
+  /**
+   * Each repetition runs against a fresh database: a copy of the legacy data set (the migration
+   * changes it) or an empty tickets table (an import fills it). Otherwise it reads the data set.
+   */
+  readonly fresh?: 'legacy' | 'empty';
   readonly referenceId?: string;
   readonly ratioOf: 'wall' | 'rss';
   readonly target?: Target;
@@ -80,10 +85,22 @@ function shellExport(engine: Engine, format: ShellFormat, sql: string): (env: Ca
   return ({ url, out }) => ({ argv: psql(url, `\\copy (${sql}) TO STDOUT${COPY_OPTIONS[format]}`), stdoutFile: out, env: { PGTZ: 'UTC' } });
 }
 
-function sluice(pipeline: string, writesFile = true): (env: CaseEnv) => Command {
+function sluice(pipeline: string, writesFile = true, extra: readonly string[] = []): (env: CaseEnv) => Command {
   return ({ url, out }) => ({
-    argv: ['node', ...NODE_FLAGS, 'bin/sluice.mjs', 'run', pipeline, '--db', url, ...(writesFile ? ['--out', out] : []), '--log-level', 'warn'],
+    argv: ['node', ...NODE_FLAGS, 'bin/sluice.mjs', 'run', pipeline, '--db', url, ...(writesFile ? ['--out', out] : []), ...extra, '--log-level', 'warn'],
   });
+}
+
+/** Issue 14's targets for a parallel CSV export, against the database's own single-core export. */
+const PARALLEL_TARGET: Record<Engine, Target> = {
+  sqlite: { maxRatio: 2, maxRssMb: 150, text: '≤ 2.0x, < 150 MB' },
+  pg: { maxRatio: 1.5, maxRssMb: 150, text: '≤ 1.5x, < 150 MB' },
+};
+
+/** `sluice run export-csv --parallel N`; the label leaves out "sluice" so that `--only csv.sluice` still means the one-reader case. */
+function parallelCases(engine: Engine, dataset: DatasetKey): BenchCase[] {
+  const base = { group: 'csv' as const, engine, dataset, extension: 'csv', ratioOf: 'wall' as const, role: 'sluice' as const, referenceId: `csv.shell.${engine}` };
+  return [2, 4].map((n) => ({ ...base, id: `csv.parallel-${n}.${engine}`, label: `export-csv --parallel ${n}`, target: PARALLEL_TARGET[engine], command: sluice('export-csv', true, ['--parallel', String(n)]) }));
 }
 
 function peer(script: string, nodeFlags: string[] = []): (env: CaseEnv) => Command {
@@ -101,6 +118,7 @@ function exportGroup(group: 'csv' | 'tsv' | 'txt', pipeline: string, engine: Eng
     { ...base, id: referenceId, label: toolLabel, role: 'tool', command: shellExport(engine, group, sql) },
   ];
   if (group !== 'csv') return cases;
+  cases.push(...parallelCases(engine, dataset));
   const careful = engine === 'sqlite' ? 'careful Node: iterate() + csv-stringify' : 'careful Node: pg-query-stream + csv-stringify';
   const old = engine === 'sqlite' ? 'old way: all() + one string' : 'old way: pool.query + one string';
   return [
@@ -121,7 +139,7 @@ function xlsxGroup(engine: Engine, dataset: DatasetKey, withPeer: boolean): Benc
 
 function migrateGroup(engine: Engine, rows: number): BenchCase[] {
   const dataset: DatasetKey = { engine, rows, legacy: true };
-  const base = { group: 'migrate' as const, engine, dataset, mutates: true, ratioOf: 'wall' as const };
+  const base = { group: 'migrate' as const, engine, dataset, fresh: 'legacy' as const, ratioOf: 'wall' as const };
   const referenceId = `migrate.update.${engine}`;
   const maxRatio = engine === 'sqlite' ? 1.5 : 2;
   const update = ({ url }: CaseEnv): Command => ({ argv: engine === 'sqlite' ? ['sqlite3', sqliteFile(url), UPDATE_SQLITE] : psql(url, UPDATE_PG) });
@@ -131,14 +149,46 @@ function migrateGroup(engine: Engine, rows: number): BenchCase[] {
   ];
 }
 
+const IMPORT_TARGET: Target = { maxRatio: 2.5, maxRssMb: 150, text: '≤ 2.5x, < 150 MB' };
+
+function sluiceImport({ url, input }: CaseEnv): Command {
+  return { argv: ['node', ...NODE_FLAGS, 'bin/sluice.mjs', 'run', 'import-tickets', '--db', url, '--in', input!, '--log-level', 'warn'] };
+}
+
+/** The database's own CSV loader into the same empty table (indexes included), which validates nothing. */
+function shellImport(engine: Engine): (env: CaseEnv) => Command {
+  if (engine === 'sqlite') return ({ url, input }) => ({ argv: ['sqlite3', sqliteFile(url), `.import --csv --skip 1 ${input} tickets`] });
+  return ({ url, input }) => ({ argv: psql(url, `\\copy tickets FROM '${input}' WITH (FORMAT csv, HEADER)`) });
+}
+
+/** `import-tickets` of the data set's own CSV export into an empty table, against the database's loader. */
+function importGroup(engine: Engine, dataset: DatasetKey): BenchCase[] {
+  const base = { group: 'import' as const, engine, dataset, fresh: 'empty' as const, ratioOf: 'wall' as const };
+  const referenceId = `import.shell.${engine}`;
+  const label = engine === 'sqlite' ? 'sqlite3 .import --csv' : 'psql \\copy FROM (CSV)';
+  return [
+    { ...base, id: `import.sluice.${engine}`, label: 'sluice import-tickets (CSV)', role: 'sluice', referenceId, target: IMPORT_TARGET, command: sluiceImport },
+    { ...base, id: referenceId, label, role: 'tool', command: shellImport(engine) },
+  ];
+}
+
 /** Peak RSS of the CSV export at a small and a large size: the large one must stay within 15%. */
-function flatGroup(engine: Engine, [small, large]: readonly [number, number]): BenchCase[] {
+function flatGroup(engine: Engine, [small, large]: readonly [number, number], withImport: boolean): BenchCase[] {
   const base = { group: 'flat' as const, engine, extension: 'csv', role: 'sluice' as const, ratioOf: 'rss' as const, command: sluice('export-csv') };
   const smallId = `flat.sluice.${engine}.small`;
   const rows = (n: number) => `sluice export-csv @ ${n.toLocaleString('en-US')} rows`;
-  return [
+  const cases: BenchCase[] = [
     { ...base, id: smallId, label: rows(small), dataset: { engine, rows: small, legacy: false } },
     { ...base, id: `flat.sluice.${engine}.large`, label: rows(large), dataset: { engine, rows: large, legacy: false }, referenceId: smallId, target: { maxRatio: 1.15, text: 'RSS ≤ 1.15x the small run' } },
+  ];
+  if (!withImport) return cases;
+  const imports = { ...base, extension: undefined, fresh: 'empty' as const, command: sluiceImport };
+  const importRows = (n: number) => `sluice import-tickets @ ${n.toLocaleString('en-US')} rows`;
+  const smallImport = `flat.import.${engine}.small`;
+  return [
+    ...cases,
+    { ...imports, id: smallImport, label: importRows(small), dataset: { engine, rows: small, legacy: false } },
+    { ...imports, id: `flat.import.${engine}.large`, label: importRows(large), dataset: { engine, rows: large, legacy: false }, referenceId: smallImport, target: { maxRatio: 1.15, maxRssMb: 150, text: 'RSS ≤ 1.15x the small run, < 150 MB' } },
   ];
 }
 
@@ -153,9 +203,10 @@ export function allCases(options: CaseOptions): BenchCase[] {
     cases.push(...exportGroup('txt', 'export-all-barcodes', engine, dataset));
     if (has('export-xlsx')) cases.push(...xlsxGroup(engine, dataset, options.xlsxPeer));
     if (has('migrate-8digit-barcodes')) cases.push(...migrateGroup(engine, options.rows));
-    cases.push(...flatGroup(engine, options.flatRows));
+    if (has('import-tickets')) cases.push(...importGroup(engine, dataset));
+    cases.push(...flatGroup(engine, options.flatRows, has('import-tickets')));
   }
-  const order: Group[] = ['csv', 'tsv', 'txt', 'xlsx', 'migrate', 'flat'];
+  const order: Group[] = ['csv', 'tsv', 'txt', 'xlsx', 'migrate', 'import', 'flat'];
   return cases.sort((a, b) => order.indexOf(a.group) - order.indexOf(b.group));
 }
 

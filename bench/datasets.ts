@@ -5,9 +5,8 @@ import { closeSync, copyFileSync, existsSync, fsyncSync, mkdirSync, openSync, re
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import pg from 'pg';
-import type { Database as DatabaseHandle, Dialect } from '../src/db/database.ts';
-import { initTicketsTable } from '../src/db/tickets.ts';
-import { demoTicket } from '../src/sources/demo-tickets.ts';
+import { ticketsTableDdl } from '../raffle/tickets.ts';
+import { demoTicket } from '../raffle/demo-tickets.ts';
 import { adminUrl } from '../test/support/postgres.ts';
 
 export type Engine = 'sqlite' | 'pg';
@@ -25,13 +24,6 @@ export function datasetId(key: DatasetKey): string {
   return `${key.engine}:${key.rows}${key.legacy ? ':legacy' : ''}`;
 }
 
-/** The statements initTicketsTable runs, captured without a database. */
-async function ticketsDdl(dialect: Dialect): Promise<string> {
-  let ddl = '';
-  const capture = { dialect, exec: async (sql: string) => void (ddl += sql) };
-  await initTicketsTable(capture as unknown as DatabaseHandle);
-  return ddl;
-}
 
 /**
  * Data sets are named after what they hold: the table definition on both engines and sample
@@ -39,7 +31,7 @@ async function ticketsDdl(dialect: Dialect): Promise<string> {
  * change to a comment does not.
  */
 async function fingerprint(): Promise<string> {
-  const hash = createHash('sha256').update(await ticketsDdl('sqlite')).update(await ticketsDdl('postgres'));
+  const hash = createHash('sha256').update(ticketsTableDdl('sqlite')).update(ticketsTableDdl('postgres'));
   for (const id of [1, 2, 3, 999, 1000, 1001, 123_456, 1_000_000, 9_000_000]) hash.update(JSON.stringify([demoTicket(id, false), demoTicket(id, true)]));
   return hash.digest('hex').slice(0, 8);
 }
@@ -218,13 +210,14 @@ export async function ensureDataset(key: DatasetKey): Promise<string> {
 }
 
 /**
- * A fresh, writable copy of a legacy data set for one migration run; returns its URL. The copy
- * is flushed to disk first, so the measured run does not pay for writing back the copy.
+ * A fresh, writable copy of `source` (a SQLite file or a PostgreSQL database used as a template)
+ * at `scratch`; returns its URL. The copy is flushed to disk first, so the measured run does not
+ * pay for writing it back.
  */
-export async function freshLegacyCopy(engine: Engine, rows: number, scratch: string): Promise<string> {
+async function freshCopy(engine: Engine, source: string, scratch: string): Promise<string> {
   if (engine === 'sqlite') {
     for (const suffix of ['', '-wal', '-shm']) rmSync(scratch + suffix, { force: true });
-    copyFileSync(sqlitePath(rows, true), scratch);
+    copyFileSync(source, scratch);
     const fd = openSync(scratch, 'r+');
     fsyncSync(fd);
     closeSync(fd);
@@ -232,10 +225,15 @@ export async function freshLegacyCopy(engine: Engine, rows: number, scratch: str
   }
   await withAdmin(undefined, async (c) => {
     await c.query(`DROP DATABASE IF EXISTS ${scratch} WITH (FORCE)`);
-    await c.query(`CREATE DATABASE ${scratch} TEMPLATE ${pgName(rows, true)} STRATEGY FILE_COPY`);
+    await c.query(`CREATE DATABASE ${scratch} TEMPLATE ${source} STRATEGY FILE_COPY`);
     await c.query('CHECKPOINT');
   });
   return pgUrl(scratch);
+}
+
+/** A fresh copy of a legacy data set for one migration run. */
+export function freshLegacyCopy(engine: Engine, rows: number, scratch: string): Promise<string> {
+  return freshCopy(engine, engine === 'sqlite' ? sqlitePath(rows, true) : pgName(rows, true), scratch);
 }
 
 export async function dropScratch(engine: Engine, scratch: string): Promise<void> {
@@ -246,9 +244,8 @@ export async function dropScratch(engine: Engine, scratch: string): Promise<void
   await withAdmin(undefined, (c) => c.query(`DROP DATABASE IF EXISTS ${scratch} WITH (FORCE)`));
 }
 
-/** Numeric barcodes still shorter than 8 digits: after a migration there must be none. */
-export async function shortBarcodes(engine: Engine, url: string): Promise<number> {
-  const sql = 'SELECT count(*) AS n FROM tickets WHERE length(barcode) < 8';
+/** `SELECT count(*) AS n ...` on either engine. */
+async function count(engine: Engine, url: string, sql: string): Promise<number> {
   if (engine === 'pg') return withClient(url, async (c) => Number((await c.query(sql)).rows[0].n));
   const db = new Database(url.slice('sqlite:'.length), { readonly: true, fileMustExist: true });
   try {
@@ -256,4 +253,65 @@ export async function shortBarcodes(engine: Engine, url: string): Promise<number
   } finally {
     db.close();
   }
+}
+
+/** Numeric barcodes still shorter than 8 digits: after a migration there must be none. */
+export function shortBarcodes(engine: Engine, url: string): Promise<number> {
+  return count(engine, url, 'SELECT count(*) AS n FROM tickets WHERE length(barcode) < 8');
+}
+
+/** The CSV that the import cases read: the data set as `sluice run export-csv` writes it, made once per size. */
+export function importFilePath(rows: number): string {
+  return join(DATA_DIR, `${baseName(rows, false)}-${FINGERPRINT}.csv`);
+}
+
+export function exportCommand(url: string, out: string): string[] {
+  return ['node', ...NODE_FLAGS, 'bin/sluice.mjs', 'run', 'export-csv', '--db', url, '--out', out, '--log-level', 'warn'];
+}
+
+/** Writes the import file from the SQLite data set unless it is already there (renamed into place whole). */
+export function ensureImportFile(rows: number): string {
+  const path = importFilePath(rows);
+  if (existsSync(path)) return path;
+  const part = `${path}.${process.pid}.part.csv`;
+  process.stderr.write(`bench: exporting ${path} for the import cases...\n`);
+  const [cmd, ...args] = exportCommand(`sqlite:${ensureSqlite({ engine: 'sqlite', rows, legacy: false })}`, part);
+  const result = spawnSync(cmd!, args, { stdio: ['ignore', 'ignore', 'inherit'] });
+  if (result.status !== 0) throw new Error(`Exporting the import file ${path} failed (exit ${result.status}).`);
+  renameSync(part, path);
+  return path;
+}
+
+function dbInit(url: string): void {
+  const result = spawnSync('node', [...NODE_FLAGS, 'bin/sluice.mjs', 'db', 'init', '--db', url], { stdio: ['ignore', 'ignore', 'inherit'] });
+  if (result.status !== 0) throw new Error(`sluice db init --db ${url} failed (exit ${result.status}).`);
+}
+
+/**
+ * An empty tickets table (the app's schema, indexes included) for the import cases to copy:
+ * a SQLite file in `dir`, or a PostgreSQL template database of this process.
+ */
+export async function emptyTemplate(engine: Engine, dir: string): Promise<string> {
+  if (engine === 'sqlite') {
+    const path = join(dir, 'empty.db');
+    if (!existsSync(path)) dbInit(`sqlite:${path}`);
+    return path;
+  }
+  const name = `sluice_bench_empty_scratch_${process.pid}`;
+  const exists = await withAdmin(undefined, async (c) => (await c.query('SELECT 1 FROM pg_database WHERE datname = $1', [name])).rowCount === 1);
+  if (!exists) {
+    await withAdmin(undefined, (c) => c.query(`CREATE DATABASE ${name}`));
+    dbInit(pgUrl(name));
+  }
+  return name;
+}
+
+/** A fresh copy of an empty template (see emptyTemplate) for one import run; returns its URL. */
+export function freshEmptyCopy(engine: Engine, template: string, scratch: string): Promise<string> {
+  return freshCopy(engine, template, scratch);
+}
+
+/** Tickets in a table: an import must have written every row. */
+export function ticketCount(engine: Engine, url: string): Promise<number> {
+  return count(engine, url, 'SELECT count(*) AS n FROM tickets');
 }

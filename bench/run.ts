@@ -5,7 +5,7 @@ import { loadavg } from 'node:os';
 import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { type BenchCase, allCases, selectCases } from './cases.ts';
-import { type Engine, datasetId, dropOrphans, dropScratch, ensureDataset, freshLegacyCopy, postgresVersion, seedCommand, shortBarcodes } from './datasets.ts';
+import { type Engine, datasetId, dropOrphans, dropScratch, emptyTemplate, ensureDataset, ensureImportFile, exportCommand, freshEmptyCopy, freshLegacyCopy, postgresVersion, seedCommand, shortBarcodes, ticketCount } from './datasets.ts';
 import { type Command, type Measurement, assertTimeAvailable, measure } from './measure.ts';
 import { type CaseResult, report, shellLine, table } from './report.ts';
 
@@ -89,9 +89,13 @@ async function lineCount(path: string): Promise<number> {
 
 /** What a successful exit must have produced; a reason when it did not. */
 async function checkOutput(benchCase: BenchCase, env: { url: string; out: string }): Promise<string | undefined> {
-  if (benchCase.group === 'migrate') {
+  if (benchCase.fresh === 'legacy') {
     const left = await shortBarcodes(benchCase.engine, env.url);
     return left === 0 ? undefined : `${left} short barcodes left`;
+  }
+  if (benchCase.fresh === 'empty') {
+    const imported = await ticketCount(benchCase.engine, env.url);
+    return imported === benchCase.dataset.rows ? undefined : `${imported} tickets imported, expected ${benchCase.dataset.rows}`;
   }
   if (!existsSync(env.out) || statSync(env.out).size === 0) return 'no output';
   if (benchCase.extension === 'xlsx') return undefined;
@@ -103,6 +107,9 @@ async function checkOutput(benchCase: BenchCase, env: { url: string; out: string
 class Harness {
   readonly tmp: string;
   readonly urls = new Map<string, string>();
+  /** Import cases: rows -> the CSV they read. */
+  readonly inputs = new Map<number, string>();
+  readonly #templates = new Map<Engine, string>();
 
   constructor(readonly options: Options) {
     mkdirSync('bench/.tmp', { recursive: true });
@@ -113,11 +120,14 @@ class Harness {
     return this.options.timeout ?? Math.ceil(60 + (240 * benchCase.dataset.rows) / 1_000_000);
   }
 
-  /** The data set, or for a case that changes data a fresh copy of it. */
+  /** The data set, or for a case that changes data a fresh database (see BenchCase.fresh). */
   async source(benchCase: BenchCase): Promise<{ url: string; scratch?: string }> {
-    if (!benchCase.mutates) return { url: this.urls.get(datasetId(benchCase.dataset))! };
-    const scratch = benchCase.engine === 'sqlite' ? join(this.tmp, 'migrate.db') : `sluice_bench_scratch_${process.pid}`;
-    return { url: await freshLegacyCopy(benchCase.engine, benchCase.dataset.rows, scratch), scratch };
+    const { engine, fresh } = benchCase;
+    if (!fresh) return { url: this.urls.get(datasetId(benchCase.dataset))! };
+    const scratch = engine === 'sqlite' ? join(this.tmp, 'scratch.db') : `sluice_bench_scratch_${process.pid}`;
+    if (fresh === 'legacy') return { url: await freshLegacyCopy(engine, benchCase.dataset.rows, scratch), scratch };
+    if (!this.#templates.has(engine)) this.#templates.set(engine, await emptyTemplate(engine, this.tmp));
+    return { url: await freshEmptyCopy(engine, this.#templates.get(engine)!, scratch), scratch };
   }
 
   async runOnce(result: CaseResult, repetition: number): Promise<void> {
@@ -127,7 +137,7 @@ class Harness {
     const out = join(this.tmp, `${benchCase.id}.${benchCase.extension ?? 'out'}`);
     // Another process may have touched the sources: rebuild now, not inside the measured run.
     if (benchCase.role === 'sluice') spawnSync('node', [...NODE_FLAGS, 'bin/sluice.mjs', 'list'], { stdio: 'ignore' });
-    const command = benchCase.command({ url, out });
+    const command = benchCase.command({ url, out, input: this.inputs.get(benchCase.dataset.rows) });
     result.command ??= this.forReport(command);
     let measured: Measurement = await measure(command, this.timeoutFor(benchCase), join(this.tmp, 'time.txt'));
     if (measured.ok) {
@@ -170,10 +180,16 @@ class Harness {
       this.urls.set(id, url);
       commands.push(shellLine({ argv: seedCommand(url, c.dataset.rows, c.dataset.legacy) }));
     }
+    for (const c of cases.filter((c) => c.fresh === 'empty' && !this.inputs.has(c.dataset.rows))) {
+      const input = ensureImportFile(c.dataset.rows);
+      this.inputs.set(c.dataset.rows, input);
+      commands.push(shellLine({ argv: exportCommand(this.urls.get(datasetId({ engine: 'sqlite', rows: c.dataset.rows, legacy: false })) ?? `sqlite:<the ${c.dataset.rows}-row SQLite data set>`, input) }));
+    }
     return commands;
   }
 
-  close(): void {
+  async close(): Promise<void> {
+    for (const [engine, template] of this.#templates) if (engine === 'pg') await dropScratch(engine, template);
     rmSync(this.tmp, { recursive: true, force: true });
   }
 }
@@ -214,7 +230,7 @@ async function main(): Promise<number> {
     for (const r of sluiceFailed) process.stderr.write(`bench: sluice case ${r.benchCase.id} failed\n`);
     return sluiceFailed.length ? 1 : 0;
   } finally {
-    harness.close();
+    await harness.close();
   }
 }
 

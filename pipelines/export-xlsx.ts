@@ -1,6 +1,5 @@
-import { definePipeline } from '../src/core/define.ts';
-import { filteredTickets } from '../src/db/ticket-filters.ts';
-import { xlsxSink } from '../src/sinks/xlsx.ts';
+import { definePipeline, xlsxSink } from 'sluice';
+import { filteredTickets } from '../raffle/ticket-filters.ts';
 
 export default definePipeline({
   name: 'export-xlsx',

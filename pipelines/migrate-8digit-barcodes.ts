@@ -1,12 +1,11 @@
-import { definePipeline } from '../src/core/define.ts';
+import { definePipeline, sqlUpdate } from 'sluice';
 import {
   BARCODE_MIGRATION_PARAMS,
   barcodeMigrationPreflight,
   finishBarcodeMigration,
   padTicketBarcodes,
   ticketsToPad,
-} from '../src/migrations/barcode-migration.ts';
-import { sqlUpdate } from '../src/sinks/sql-update.ts';
+} from '../raffle/barcode-migration.ts';
 
 export default definePipeline({
   name: 'migrate-8digit-barcodes',

@@ -1,6 +1,5 @@
-import { definePipeline } from '../src/core/define.ts';
-import { sqlInsert } from '../src/sinks/sql-insert.ts';
-import { demoTickets } from '../src/sources/demo-tickets.ts';
+import { definePipeline, sqlInsert } from 'sluice';
+import { demoTickets } from '../raffle/demo-tickets.ts';
 
 export default definePipeline({
   name: 'seed-tickets',

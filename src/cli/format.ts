@@ -15,7 +15,9 @@ export function formatCount(n: number): string {
 export function formatSummary(summary: RunSummary): string {
   const target = summary.output ? ` -> ${summary.output} (${formatBytes(summary.bytesWritten)})` : '';
   const warnings = Object.entries(summary.warnings).map(([kind, n]) => `, ${formatCount(n)} ${kind}`).join('');
-  return `${summary.pipeline}: ${formatCount(summary.rows)} rows${target} in ${(summary.durationMs / 1000).toFixed(2)} s, ${formatCount(summary.rowsPerSecond)} rows/s, peak RSS ${formatBytes(summary.peakRssBytes)}${warnings}`;
+  const readers = summary.notes?.readers as { count: number; reason: string } | undefined;
+  const parallel = readers ? `, ${readers.count} reader(s): ${readers.reason}` : '';
+  return `${summary.pipeline}: ${formatCount(summary.rows)} rows${target} in ${(summary.durationMs / 1000).toFixed(2)} s, ${formatCount(summary.rowsPerSecond)} rows/s, peak RSS ${formatBytes(summary.peakRssBytes)}${warnings}${parallel}`;
 }
 
 /** A plain text table; columns listed in `right` (numbers) are right-aligned. */

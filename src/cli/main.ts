@@ -1,113 +1,85 @@
-import yargs, { type Argv } from 'yargs';
-import type { Pipeline } from '../core/define.ts';
 import { SluiceError, toSluiceError } from '../core/errors.ts';
-import { LOG_LEVELS, createLogger, type LogLevel } from '../core/logger.ts';
-import { getPipeline, loadPipelines } from '../core/registry.ts';
-import { dbInitCommand } from './commands/db-init.ts';
-import { demoCommand } from './commands/demo.ts';
-import { describeText } from './commands/describe.ts';
-import { listText } from './commands/list.ts';
-import { runCommand } from './commands/run.ts';
-import { paramOptions, paramValues } from './param-options.ts';
+import { didYouMean } from '../core/suggest.ts';
+import { type Workspace, version, workspace } from './apps.ts';
+import type { Command } from './command.ts';
+import { dbInitCli } from './db-init.ts';
+import { demoCli } from './demo.ts';
+import { describeCli } from './describe.ts';
+import { formatTable } from './format.ts';
+import { listCli } from './list.ts';
+import { runCli } from './run.ts';
+import { runsCli } from './runs.ts';
+import { scheduleCli } from './schedule.ts';
+import { serveCli } from './serve.ts';
+import { submitCli } from './submit.ts';
+import { workerCli } from './worker.ts';
 
-/** The pipeline named after `run`, so that `run <pipeline> --help` can list its parameters. */
-function pipelineArgument(args: readonly string[]): string | undefined {
-  const at = args.indexOf('run');
-  return at < 0 ? undefined : args.slice(at + 1).find((a) => !a.startsWith('-'));
+export { version } from './apps.ts';
+
+function commands(ws: Workspace): Command[] {
+  // `runs show` before `runs`: the first command whose words match is the one.
+  return [listCli(ws.pipelines), describeCli(ws.pipelines), runCli(ws), ...runsCli(ws), serveCli(ws), scheduleCli(ws), submitCli(ws), workerCli(ws), dbInitCli(ws), demoCli(ws)];
 }
 
-const DB_OPTION = { type: 'string', describe: 'Database URL: sqlite:path.db, path.db or postgres://... (default: $DATABASE_URL, else sqlite:data/raffle.db)' } as const;
-
-function buildCli(args: string[], pipelines: ReadonlyMap<string, Pipeline>, setExit: (code: number) => void): Argv {
-  const selected = pipelines.get(pipelineArgument(args) ?? '');
-  const write = (text: string): void => void process.stdout.write(text);
-  return yargs(args)
-    .scriptName('sluice')
-    .usage('$0 <command>\n\nStreaming ETL pipelines: database to CSV/TSV/TXT/XLSX in flat memory.')
-    .command('list', 'List the pipelines', {}, () => write(listText(pipelines)))
-    .command('describe <pipeline>', 'Show a pipeline: parameters, defaults, output', {}, async (argv) => {
-      write(describeText(await getPipeline(String(argv.pipeline))));
-    })
-    .command(
-      'run <pipeline>',
-      'Run a pipeline (`sluice run <pipeline> --help` lists its parameters)',
-      (y) =>
-        y
-          .positional('pipeline', { type: 'string', describe: 'Pipeline name (see `sluice list`)' })
-          .options(selected ? paramOptions(selected.allParams) : {})
-          .options({
-            db: DB_OPTION,
-            out: { type: 'string', describe: 'Output file (`-` for stdout; `.gz` compresses). Default: out/<pipeline>.<ext>' },
-            metrics: { type: 'string', describe: 'Also write the run metrics as JSON to this file' },
-            'log-level': { choices: LOG_LEVELS, default: 'info' as LogLevel, describe: 'Log level (logs go to stderr)' },
-          }),
-      async (argv) => {
-        const pipeline = await getPipeline(String(argv.pipeline));
-        const logger = createLogger(argv.logLevel as LogLevel);
-        const params = paramValues(pipeline.allParams, argv);
-        setExit(await runCommand(pipeline, { params, db: argv.db, out: argv.out, metrics: argv.metrics, logger }));
-      },
-    )
-    .command(
-      'db <action>',
-      'Database tasks: `db init` creates the tickets table',
-      (y) => y.positional('action', { choices: ['init'] as const, describe: 'init: create the tickets table (idempotent)' }).option('db', DB_OPTION),
-      async (argv) => write(await dbInitCommand(argv.db)),
-    )
-    .command(
-      'demo',
-      'Seed demo tickets into data/raffle.db and run every export pipeline, printing a table',
-      (y) => y.options({ rows: { type: 'number', default: 100_000, describe: 'Tickets to seed' }, db: DB_OPTION }),
-      async (argv) => setExit(await demoCommand({ rows: argv.rows, db: argv.db, pipelines })),
-    )
-    .command(
-      'serve',
-      'Serve the admin export endpoints over HTTP (token from $ADMIN_TOKEN, else generated and printed)',
-      (y) =>
-        y.options({
-          port: { type: 'number', default: 3000, describe: 'Port to listen on (0: any free port)' },
-          host: { type: 'string', default: '127.0.0.1', describe: 'Address to listen on' },
-          db: DB_OPTION,
-          'max-concurrent': { type: 'number', default: 4, describe: 'Exports running at once; more get 503 with Retry-After' },
-          'log-level': { choices: LOG_LEVELS, default: 'info' as LogLevel, describe: 'Log level (logs go to stderr)' },
-        }),
-      async (argv) => {
-        const logger = createLogger(argv.logLevel as LogLevel);
-        // The HTTP server's modules load only for `serve`: every other command starts faster.
-        const { serveCommand } = await import('./commands/serve.ts');
-        setExit(await serveCommand({ port: argv.port, host: argv.host, db: argv.db, maxConcurrent: argv.maxConcurrent, logger }));
-      },
-    )
-    .demandCommand(1, 'Name a command: list, describe, run, serve, db init, demo.')
-    .strict()
-    .recommendCommands()
-    .help()
-    .version(false)
-    .wrap(Math.min(120, process.stdout.columns ?? 100))
-    .exitProcess(false)
-    .fail((message, error) => {
-      throw error ?? new SluiceError('USAGE', `${message} (see \`sluice --help\`)`);
-    });
+function overview(list: readonly Command[]): string {
+  const rows = list.map((c) => [`sluice ${c.name}${c.arguments ? ` ${c.arguments}` : ''}`, c.summary]);
+  return [
+    'Usage: sluice <command> [options]',
+    '',
+    'Streaming ETL pipelines: database to CSV/TSV/TXT/XLSX in flat memory.',
+    '',
+    formatTable(['command', 'what it does'], rows).replace(/^/gm, '  '),
+    '',
+    'Pipelines: the bundled ones, plus those of the folders named by --pipelines DIR (repeatable, any',
+    'command), SLUICE_PIPELINES (a path list) and "pipelines" in ./sluice.config.json.',
+    '`sluice <command> --help` shows a command\'s options; `sluice --version` the version.',
+    '',
+  ].join('\n');
 }
 
-/** yargs reads a lone `-` as a positional; `--out -` means stdout. */
-function normalizeArgs(args: readonly string[]): string[] {
-  const normalized: string[] = [];
-  for (let i = 0; i < args.length; i++) {
-    if (args[i] === '--out' && args[i + 1] === '-') normalized.push('--out=-'), i++;
-    else normalized.push(args[i]!);
+/** The command named by the first words (`run`, `db init`), and the words after it. */
+function pick(list: readonly Command[], args: readonly string[]): [Command, string[]] {
+  for (const command of list) {
+    const words = command.name.split(' ');
+    if (words.every((word, i) => args[i] === word)) return [command, args.slice(words.length)];
   }
-  return normalized;
+  const typed = args[0]!;
+  const hint = didYouMean(typed, list.map((c) => c.name.split(' ')[0]!));
+  const detail = typed === 'db' ? ' `sluice db init` is the database command.' : hint;
+  throw new SluiceError('USAGE', `Unknown command "${args.slice(0, typed === 'db' ? 2 : 1).join(' ')}".${detail} See \`sluice --help\`.`);
+}
+
+/** `--pipelines DIR` may stand anywhere: it decides which pipelines exist before a command reads its own flags. */
+function takePipelineFolders(args: readonly string[]): { folders: string[]; rest: string[] } {
+  const folders: string[] = [];
+  const rest: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const word = args[i]!;
+    if (word.startsWith('--pipelines=')) folders.push(word.slice('--pipelines='.length));
+    else if (word === '--pipelines') {
+      const dir = args[++i];
+      if (dir === undefined || dir.startsWith('--')) throw new SluiceError('USAGE', '--pipelines needs a value: a folder of pipeline files.');
+      folders.push(dir);
+    } else rest.push(word);
+  }
+  return { folders, rest };
 }
 
 /** The CLI entry point: returns the process exit code. Errors print as one line on stderr. */
-export async function main(rawArgs: string[]): Promise<number> {
-  const args = normalizeArgs(rawArgs);
-  let exitCode = 0;
+export async function main(args: string[]): Promise<number> {
   try {
-    const pipelines = await loadPipelines();
-    await buildCli(args, pipelines, (code) => (exitCode = code)).parseAsync();
-    return exitCode;
+    if (args[0] === '--version' || args[0] === '-v') {
+      process.stdout.write(`${version()}\n`);
+      return 0;
+    }
+    const { folders, rest } = takePipelineFolders(args);
+    const list = commands(await workspace({ pipelineFlags: folders }));
+    if (rest.length === 0 || rest[0] === '--help' || rest[0] === '-h' || rest[0] === 'help') {
+      process.stdout.write(overview(list));
+      return rest.length === 0 ? 2 : 0;
+    }
+    const [command, commandArgs] = pick(list, rest);
+    return await command.run(commandArgs);
   } catch (error) {
     const failure = toSluiceError(error);
     if (failure.code !== 'OUTPUT_CLOSED') process.stderr.write(`sluice: ${failure.message}\n`);

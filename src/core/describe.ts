@@ -1,4 +1,5 @@
 import type { Pipeline } from './define.ts';
+import { notResumable } from './checkpoints.ts';
 import { InPlaceUpdate } from './in-place.ts';
 import { describeExpected, type ParamSpec } from './params.ts';
 
@@ -24,11 +25,22 @@ export interface PipelineDescription {
   readonly requireRows: boolean;
   /** The database can run the whole pipeline itself (see in-place.ts). */
   readonly inPlace: boolean;
+  /** A file export `--parallel N` can read in key ranges of one snapshot, side by side. */
+  readonly parallel: boolean;
+  /** An export to a file takes checkpoints and can resume after a crash (`sluice run --resume`); when not, why. */
+  readonly resumable: { readonly key: string } | { readonly key?: undefined; readonly why: string } | undefined;
   readonly params: readonly ParamDescription[];
 }
 
 export function defaultOutputPath(pipeline: Pipeline): string | undefined {
   return pipeline.sink.type === 'encoder' ? `out/${pipeline.name}.${pipeline.sink.format.extension}` : undefined;
+}
+
+/** Undefined for a pipeline that writes no file (resuming does not apply). */
+function resumability(pipeline: Pipeline): PipelineDescription['resumable'] {
+  if (pipeline.sink.type !== 'encoder') return undefined;
+  const why = notResumable(pipeline);
+  return why === undefined ? { key: pipeline.source.slices!.key } : { why };
 }
 
 /** The pipeline as plain data: what `sluice describe`, `--help` and `GET /api/pipelines` show. */
@@ -43,6 +55,8 @@ export function describePipeline(pipeline: Pipeline): PipelineDescription {
     output: sink.type === 'encoder' ? { ...sink.format, defaultPath: defaultOutputPath(pipeline)! } : undefined,
     requireRows: pipeline.requireRows !== undefined,
     inPlace: InPlaceUpdate.fits(pipeline),
+    parallel: sink.type === 'encoder' && sink.sqlEncoding !== undefined && pipeline.transforms.length === 0 && pipeline.source.parallelEncoded === true,
+    resumable: resumability(pipeline),
     params: Object.entries(pipeline.allParams).map(([name, spec]) => ({
       name,
       type: spec.type,

@@ -15,11 +15,21 @@ export const ERROR_CODES = {
   DATABASE_UNREACHABLE: { exitCode: 1, httpStatus: 503 },
   MISSING_TABLE: { exitCode: 1, httpStatus: 500 },
   QUERY_FAILED: { exitCode: 1, httpStatus: 500 },
+  /** A file or stream a source reads is missing, unreadable or malformed. */
+  INPUT_FAILED: { exitCode: 1, httpStatus: 500 },
+  /** An import's request body is larger than the server takes. */
+  INPUT_TOO_LARGE: { exitCode: 1, httpStatus: 413 },
   OUTPUT_FAILED: { exitCode: 1, httpStatus: 500 },
   /** The reader of stdout went away (`| head`): like any Unix filter, stop quietly with SIGPIPE's status. */
   OUTPUT_CLOSED: { exitCode: 141, httpStatus: 499 },
   CONNECTION_LOST: { exitCode: 1, httpStatus: 500 },
+  /** Nothing moved for too long: a stalled server, network or client (see the timeouts in the README). */
+  TIMEOUT: { exitCode: 1, httpStatus: 504 },
   ABORTED: { exitCode: 130, httpStatus: 499 },
+  /** Another run holds the run's lock (`--lock`, a scheduled job): try again later. 75 is EX_TEMPFAIL. */
+  LOCKED: { exitCode: 75, httpStatus: 409 },
+  /** The run's lock was lost while it ran (its connection dropped, its lease taken over): it stopped so two runs never overlap. */
+  LOCK_LOST: { exitCode: 1, httpStatus: 500 },
   INTERNAL: { exitCode: 1, httpStatus: 500 },
 } as const;
 
@@ -30,10 +40,13 @@ export class SluiceError extends Error {
   readonly code: ErrorCode;
   /** Set on errors thrown by a run: its metrics up to the failure. */
   summary?: RunSummary;
+  /** INVALID_PARAM: the parameter at fault, as declared (a form can show the error beside its field). */
+  readonly param?: string;
 
-  constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown; param?: string }) {
     super(message, options);
     this.code = code;
+    if (options?.param !== undefined) this.param = options.param;
   }
 
   get exitCode(): number {

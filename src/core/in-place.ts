@@ -1,7 +1,7 @@
 import { Readable, Writable } from 'node:stream';
 import { setImmediate as nextMacrotask } from 'node:timers/promises';
-import { type Database, type SqlQuery, quoteIdent } from '../db/database.ts';
-import { SqlBinder } from '../db/sql-binder.ts';
+import { type Database, type SqlQuery, quoteIdent } from './database.ts';
+import { SqlBinder } from './sql-binder.ts';
 import { SluiceError } from './errors.ts';
 import type { RunMetrics } from './metrics.ts';
 import type { KeysetPlan, PipelineDefinition, SourceSpec, SqlRowChange, StageContext, TransformSpec, UpdatesTable, Value } from './types.ts';
@@ -83,15 +83,21 @@ export class InPlaceUpdate {
     return this.sql.render(`${this.#update.head} WHERE ${range}${this.#update.tail}`, slots);
   }
 
-  /** The rows changed by each page's UPDATE, page after page, until a page comes up short. */
-  async *#pages(signal: AbortSignal, batchSize: number): AsyncGenerator<number> {
+  /**
+   * The rows changed by each page's UPDATE, page after page, until a page comes up short. Each
+   * page is counted as soon as it is committed: an abort may stop the run before the count
+   * travels further, and the summary must still say what was kept.
+   */
+  async *#pages(signal: AbortSignal, batchSize: number, onCommit: (rows: number) => void): AsyncGenerator<number> {
     let after: Value | undefined;
     for (;;) {
       signal.throwIfAborted();
       const boundary = after === undefined ? this.#boundary.first : this.#boundary.after;
       const [row] = await this.db.query(this.sql.render(boundary, after === undefined ? { skip: batchSize - 1 } : { after, skip: batchSize - 1 }));
       const upto = row?.[0] ?? undefined;
-      yield await this.db.change(this.#page(after, upto));
+      const changed = await this.db.change(this.#page(after, upto));
+      onCommit(changed);
+      yield changed;
       if (upto === undefined) return;
       after = upto;
       // SQLite answers synchronously: without a macrotask between pages, timers and signals
@@ -104,14 +110,18 @@ export class InPlaceUpdate {
   stages(ctx: StageContext, metrics: RunMetrics, stageCount: number): [Readable, Writable] {
     const { finish } = this.target;
     let changed = 0;
-    const counts = Readable.from(this.#pages(ctx.signal, ctx.batchSize), { objectMode: true, highWaterMark: 1 });
+    metrics.countCommitsAtSink();
+    const onCommit = (rows: number) => {
+      changed += rows;
+      // Every stage's count is the rows changed: none is read or dropped in JavaScript.
+      for (let stage = 0; stage < stageCount - 1; stage++) metrics.recordBatch(stage, rows);
+      metrics.recordCommitted(rows);
+    };
+    const counts = Readable.from(this.#pages(ctx.signal, ctx.batchSize, onCommit), { objectMode: true, highWaterMark: 1 });
     const recorder = new Writable({
       objectMode: true,
       highWaterMark: 1,
-      write(rows: number, _encoding, callback) {
-        changed += rows;
-        // Every stage's count is the rows changed: none is read or dropped in JavaScript.
-        for (let stage = 0; stage < stageCount - 1; stage++) metrics.recordBatch(stage, rows);
+      write(_rows: number, _encoding, callback) {
         callback();
       },
       final(callback) {

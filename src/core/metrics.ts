@@ -12,7 +12,8 @@ export interface StageSummary {
 
 export interface RunSummary {
   readonly pipeline: string;
-  readonly status: 'succeeded' | 'failed' | 'aborted';
+  /** `refused`: a precondition said no (no rows, a refused migration): nothing went wrong, nothing was done. */
+  readonly status: 'succeeded' | 'failed' | 'aborted' | 'refused';
   readonly rows: number;
   readonly bytesWritten: number;
   readonly durationMs: number;
@@ -23,6 +24,8 @@ export interface RunSummary {
   readonly stages: readonly StageSummary[];
   readonly output?: string;
   readonly error?: { readonly code: string; readonly message: string };
+  /** What a pipeline reports beside its rows (a migration's pre-flight counts), by name. */
+  readonly notes?: Readonly<Record<string, unknown>>;
 }
 
 class StageCounter {
@@ -54,9 +57,12 @@ export class RunMetrics {
   /** Rows the source expects to yield, when known (drives ETA). */
   expectedRows: number | undefined;
   readonly warnings: Record<string, number> = {};
+  readonly #notes: Record<string, unknown> = {};
   readonly #stages: StageCounter[] = [];
   readonly #rowListeners: RowListener[] = [];
   #sampler: NodeJS.Timeout | undefined;
+  /** The sink reports its commits (recordCommitted) rather than counting rows as they reach it. */
+  #countCommits = false;
 
   constructor(pipeline: string) {
     this.pipeline = pipeline;
@@ -80,6 +86,24 @@ export class RunMetrics {
 
   /** The sink consumes what reaches it; its count is the run's row count. */
   #reachSink(sink: StageCounter, rows: number): void {
+    if (this.#countCommits) return;
+    sink.out(rows);
+    this.rows += rows;
+    for (const listener of this.#rowListeners) listener(this.rows);
+  }
+
+  /**
+   * From now on the run's row count is what the sink reports as committed, not what reaches
+   * it: a writer interrupted between receiving a batch and committing it reports what it kept.
+   */
+  countCommitsAtSink(): void {
+    this.#countCommits = true;
+  }
+
+  /** A writer sink committed `rows` (see countCommitsAtSink). */
+  recordCommitted(rows: number): void {
+    const sink = this.#stages[this.#stages.length - 1];
+    if (!this.#countCommits || !sink) return;
     sink.out(rows);
     this.rows += rows;
     for (const listener of this.#rowListeners) listener(this.rows);
@@ -87,6 +111,11 @@ export class RunMetrics {
 
   onRows(listener: RowListener): void {
     this.#rowListeners.push(listener);
+  }
+
+  /** Adds a note to the run's summary (for the CLI's log, the history's viewers, the console). */
+  note(name: string, value: unknown): void {
+    this.#notes[name] = value;
   }
 
   warn(kind: string, count = 1): void {
@@ -127,6 +156,7 @@ export class RunMetrics {
       peakHeapBytes: this.peakHeapBytes,
       warnings: { ...this.warnings },
       stages: this.#stages.map((s) => ({ stage: s.stage, rowsIn: s.rowsIn, rowsOut: s.rowsOut, activeMs: Math.round(s.lastAt - s.firstAt) })),
+      ...(Object.keys(this.#notes).length > 0 ? { notes: { ...this.#notes } } : {}),
       ...extra,
     };
   }

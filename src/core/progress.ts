@@ -46,7 +46,8 @@ export function reportProgress(metrics: RunMetrics, logger: Logger, tty: NodeJS.
     const step = Math.floor(rows / PROGRESS_EVERY_ROWS);
     if (step <= reported) return;
     reported = step;
-    logger.info({ pipeline: metrics.pipeline, rows, expectedRows: metrics.expectedRows, rowsPerSecond: Math.round(rate(metrics)) }, 'progress');
+    // The run's logger names the pipeline already.
+    logger.info({ rows, expectedRows: metrics.expectedRows, rowsPerSecond: Math.round(rate(metrics)) }, 'progress');
   });
   return () => undefined;
 }

@@ -1,43 +1,138 @@
-import { readdirSync } from 'node:fs';
-import { basename, join } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
+import { basename, dirname, join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import type { Pipeline } from './define.ts';
 import { SluiceError } from './errors.ts';
+import { didYouMean } from './suggest.ts';
 
-export const PIPELINES_DIR = fileURLToPath(new URL('../../pipelines/', import.meta.url));
+/** Pipelines by name. */
+export type PipelineSet = ReadonlyMap<string, Pipeline>;
+
+const PIPELINE_FILE = /^[^.].*\.(ts|mts|js|mjs)$/;
 
 function isPipeline(value: unknown): value is Pipeline {
   return typeof value === 'object' && value !== null && 'allParams' in value && 'source' in value && 'sink' in value;
 }
 
+function isUnknownExtension(error: unknown): boolean {
+  return (error as { code?: unknown } | undefined)?.code === 'ERR_UNKNOWN_FILE_EXTENSION';
+}
+
+let typescriptHooks: Promise<void> | undefined;
+
+/** tsx's module hooks, registered once: TypeScript files then import like any other, in one module graph. */
+function registerTypeScript(): Promise<void> {
+  typescriptHooks ??= import('tsx/esm/api').then(({ register }) => void register());
+  return typescriptHooks;
+}
+
+/**
+ * The default export of an app's module (a pipeline file, an app definition). JavaScript loads as
+ * it is; TypeScript too where the process already runs it (tsx, vitest). Otherwise TypeScript is
+ * compiled on load by tsx, which loads only then: an app's files need no build step, and a run
+ * without any costs nothing.
+ */
+export async function importDefault(path: string): Promise<unknown> {
+  const url = pathToFileURL(path).href;
+  try {
+    return ((await import(url)) as { default?: unknown }).default;
+  } catch (error) {
+    if (!isUnknownExtension(error)) throw error;
+  }
+  await registerTypeScript();
+  // Node remembers the failed import of this URL; a query makes it a new module to load.
+  return ((await import(`${url}?typescript`)) as { default?: unknown }).default;
+}
+
+/** The nearest package.json's `type`, as Node reads it for `.js` and tsx for `.ts` files. */
+function packageType(path: string): string | undefined {
+  for (let dir = dirname(path); ; dir = dirname(dir)) {
+    const manifest = join(dir, 'package.json');
+    if (existsSync(manifest)) {
+      try {
+        return (JSON.parse(readFileSync(manifest, 'utf8')) as { type?: string }).type;
+      } catch {
+        return undefined;
+      }
+    }
+    if (dirname(dir) === dir) return undefined;
+  }
+}
+
+/**
+ * Why a module may have failed to load: app files import 'sluice', an ES module, so they must be
+ * ES modules too, which `.js` and `.ts` files are only in a package of `"type": "module"`.
+ */
+function moduleTypeHint(path: string): string | undefined {
+  if (!/\.(js|ts)$/.test(path) || packageType(path) === 'module') return undefined;
+  return `it is not an ES module, and sluice files must be: add "type": "module" to the app's package.json, or name the file .${path.endsWith('.ts') ? 'mts' : 'mjs'}`;
+}
+
+/** Why a module could not be loaded, in one line: the likely fix first, then what Node said. */
+export function loadFailure(path: string, error: unknown): string {
+  const said = (error instanceof Error ? error.message : String(error)).split('\n')[0];
+  const hint = moduleTypeHint(path);
+  return hint ? `${hint} (${said})` : said!;
+}
+
+function definitionError(path: string, message: string, cause?: unknown): SluiceError {
+  return new SluiceError('INVALID_DEFINITION', `${path}: ${message}`, { cause });
+}
+
 /** One pipeline per file, named like its file; adding a pipeline is adding a file. */
-async function loadFrom(dir: string): Promise<Map<string, Pipeline>> {
-  const files = readdirSync(dir).filter((f) => /\.(ts|js|mjs)$/.test(f) && !f.endsWith('.d.ts')).sort();
+async function loadFile(path: string): Promise<Pipeline> {
+  let pipeline: unknown;
+  try {
+    pipeline = await importDefault(path);
+  } catch (error) {
+    if (error instanceof SluiceError) throw definitionError(path, error.message, error);
+    throw definitionError(path, `cannot be loaded: ${loadFailure(path, error)}`, error);
+  }
+  const expected = basename(path).replace(/\.[^.]+$/, '');
+  if (!isPipeline(pipeline)) throw definitionError(path, 'must export a definePipeline(...) as its default export.');
+  if (pipeline.name !== expected) throw definitionError(path, `defines "${pipeline.name}"; a pipeline file is named after its pipeline (${pipeline.name}.ts).`);
+  return pipeline;
+}
+
+function pipelineFiles(dir: string): string[] {
+  let entries: string[];
+  try {
+    entries = readdirSync(dir);
+  } catch (error) {
+    throw new SluiceError('USAGE', `Cannot read the pipelines folder ${dir}: ${(error as Error).message}`, { cause: error });
+  }
+  return entries
+    .filter((file) => PIPELINE_FILE.test(file) && !/\.d\.[mc]?ts$/.test(file))
+    .map((file) => join(dir, file))
+    .filter((path) => statSync(path).isFile())
+    .sort();
+}
+
+/**
+ * The pipelines of one or more folders (each `.ts`, `.mts`, `.js` or `.mjs` file a pipeline; folders
+ * inside are not read). Two pipelines of the same name are an error naming both files.
+ */
+export async function loadPipelines(dirs: string | readonly string[]): Promise<PipelineSet> {
   const pipelines = new Map<string, Pipeline>();
-  for (const file of files) {
-    const module = (await import(pathToFileURL(join(dir, file)).href)) as { default?: unknown };
-    const pipeline = module.default;
-    const expected = basename(file).replace(/\.(ts|js|mjs)$/, '');
-    if (!isPipeline(pipeline)) throw new SluiceError('INVALID_DEFINITION', `${file} must export a definePipeline(...) as its default export.`);
-    if (pipeline.name !== expected) throw new SluiceError('INVALID_DEFINITION', `${file} defines "${pipeline.name}"; a pipeline file is named after its pipeline.`);
-    pipelines.set(pipeline.name, pipeline);
+  const origins = new Map<string, string>();
+  for (const dir of typeof dirs === 'string' ? [dirs] : dirs) {
+    for (const path of pipelineFiles(resolve(dir))) {
+      const pipeline = await loadFile(path);
+      const earlier = origins.get(pipeline.name);
+      if (earlier !== undefined && earlier !== path) {
+        throw new SluiceError('INVALID_DEFINITION', `Two pipelines are named "${pipeline.name}": ${earlier} and ${path}. Rename one of them (file and name).`);
+      }
+      pipelines.set(pipeline.name, pipeline);
+      origins.set(pipeline.name, path);
+    }
   }
   return pipelines;
 }
 
-let cached: Promise<Map<string, Pipeline>> | undefined;
-
-export function loadPipelines(dir = PIPELINES_DIR): Promise<Map<string, Pipeline>> {
-  if (dir !== PIPELINES_DIR) return loadFrom(dir);
-  cached ??= loadFrom(dir);
-  return cached;
-}
-
-export async function getPipeline(name: string): Promise<Pipeline> {
-  const pipelines = await loadPipelines();
+/** A pipeline by name, or an error naming the known ones (and the nearest). */
+export function pipelineNamed(pipelines: PipelineSet, name: string): Pipeline {
   const pipeline = pipelines.get(name);
-  if (!pipeline) {
-    throw new SluiceError('UNKNOWN_PIPELINE', `Unknown pipeline "${name}". Known pipelines: ${[...pipelines.keys()].join(', ')} (see \`sluice list\`).`);
-  }
-  return pipeline;
+  if (pipeline) return pipeline;
+  const hint = didYouMean(name, pipelines.keys());
+  throw new SluiceError('UNKNOWN_PIPELINE', `Unknown pipeline "${name}".${hint} Known pipelines: ${[...pipelines.keys()].join(', ') || 'none'} (see \`sluice list\`).`);
 }

@@ -1,79 +1,93 @@
 import type { Readable, Transform, Writable } from 'node:stream';
 import type { Logger } from 'pino';
-import type { Database } from '../db/database.ts';
-import type { SqlBinder } from '../db/sql-binder.ts';
-import type { ParamSpecs, ParamValues } from './params.ts';
+import type { Database } from './database.ts';
+import type { SqlBinder } from './sql-binder.ts';
+import type { ParamSpecs, ParamValuesOf } from './params.ts';
 import type { RunMetrics } from './metrics.ts';
+import type { Input } from './input.ts';
+import type { Rejection } from './rejects.ts';
+import type { Batch, Columns, EncodedStream, SqlEncoding } from './values.ts';
 
-/** Logical column types: they decide formatting (CSV escaping, XLSX cell types), not storage. */
-export type ColumnType = 'integer' | 'text' | 'timestamp';
-
-export interface Column {
-  readonly name: string;
-  readonly type: ColumnType;
-}
-export type Columns = readonly Column[];
+export type { Batch, Column, Columns, ColumnType, EncodedStream, Row, SqlEncoding, Value } from './values.ts';
 
 /**
- * A row is an array in column order. Timestamps travel as canonical ISO-8601 UTC text
- * (`2026-01-01T00:00:07.000Z`), so every database yields the same values.
+ * What every component sees while a run builds its stages. `params` are the run's validated
+ * values, typed for the parameters the component declared (`P`); untyped code sees them all.
  */
-export type Value = string | number | bigint | null;
-export type Row = Value[];
-/** Stages pass batches: a chunk per row would cost about a microsecond per row per stage. */
-export type Batch = Row[];
-
-/** What every component sees while a run builds its stages. */
-export interface StageContext {
+export interface StageContext<P extends ParamSpecs = ParamSpecs> {
   readonly pipeline: string;
-  readonly params: ParamValues;
+  readonly params: ParamValuesOf<P>;
   readonly batchSize: number;
   readonly signal: AbortSignal;
   readonly logger: Logger;
   readonly metrics: RunMetrics;
+  /** Readers a file export may run in parallel (`--parallel`); 1 or absent: one. */
+  readonly parallel?: number;
+  /** Where a parallel export's parts spill while they wait their turn. */
+  readonly spillDir?: string;
   /** The run's database, opened on first use and closed by the run. */
   database(): Promise<Database>;
+  /** The bytes a file source reads (USAGE when the run has none). */
+  input(): Input;
+  /** Records a row an import will not write (counted, written to the rejects file; past the limit it throws). */
+  reject(rejection: Rejection): void;
 }
 
-interface ComponentSpec {
+interface ComponentSpec<P extends ParamSpecs> {
   /** A stable kind such as `source.sql` or `sink.csv`, shown by `sluice describe`. */
   readonly kind: string;
   /** One line for `sluice describe`. */
   readonly summary: string;
   /** Parameters the component contributes to every pipeline that uses it. */
-  readonly params?: ParamSpecs;
+  readonly params?: P;
+  /**
+   * Checks the component against the columns it receives (a source: the columns it declares),
+   * when the pipeline is defined: a column it needs that is not there, a parameter it reads that
+   * nobody declares. Throws INVALID_DEFINITION; `names` are the pipeline's parameters.
+   */
+  check?(columns: Columns, names: ReadonlySet<string>): void;
 }
 
-/**
- * An encoder's output described so that the database can write it itself (PostgreSQL's COPY),
- * which sluice uses when no transform sits between source and sink.
- */
-export interface SqlEncoding {
-  readonly format: 'csv' | 'text';
-  readonly header: boolean;
-  /** Text cells get the spreadsheet formula escape. */
-  readonly escapeFormulas: boolean;
-  /** Bytes written before the database's own (a BOM). */
-  readonly preamble: string;
-}
-
-/** Encoded bytes from the database; `rowCount` is known once the stream has ended. */
-export interface EncodedStream extends Readable {
-  readonly rowCount: number | undefined;
-}
-
-export interface SourceSpec extends ComponentSpec {
+export interface SourceSpec<P extends ParamSpecs = ParamSpecs> extends ComponentSpec<P> {
   readonly columns: Columns;
   /**
    * Counts the rows the source will yield (honouring limits), stopping at `atMost`. Used by
    * `requireRows` before any output is opened, and as the total for a progress bar's ETA.
    */
-  count?(ctx: StageContext, atMost?: number): Promise<number>;
-  open(ctx: StageContext): Promise<Readable> | Readable;
-  /** The rows already encoded by the database, or undefined where it cannot (SQLite). */
-  openEncoded?(ctx: StageContext, encoding: SqlEncoding): Promise<EncodedStream | undefined>;
+  count?(ctx: StageContext<P>, atMost?: number): Promise<number>;
+  open(ctx: StageContext<P>): Promise<Readable> | Readable;
+  /** Reads the run's input (`ctx.input()`): an import, which HTTP feeds from a request body. */
+  readonly readsInput?: boolean;
+  /** `openEncoded` can split the rows into key ranges read side by side (`ctx.parallel`, see src/db/parallel-export.ts). */
+  readonly parallelEncoded?: boolean;
+  /** The rows already encoded at the source (PostgreSQL's COPY, a SQLite worker), or undefined where it cannot. */
+  openEncoded?(ctx: StageContext<P>, encoding: SqlEncoding): Promise<EncodedStream | undefined>;
   /** The table and key order this source pages through, for an update in place; undefined when this run reads nothing. */
-  keyset?(ctx: StageContext): Promise<KeysetPlan | undefined>;
+  keyset?(ctx: StageContext<P>): Promise<KeysetPlan | undefined>;
+  /** Reading the rows slice by slice in the order of a unique key: what lets an export take checkpoints and resume. */
+  readonly slices?: SliceReader<P>;
+}
+
+/** A slice of a source's rows in its key order, `after < key <= through`, either end open; key values as text. */
+export interface KeySlice {
+  readonly after?: string;
+  readonly through?: string;
+}
+
+/**
+ * A source whose order is a unique key, read in slices: an export writes one slice after the
+ * other and takes a checkpoint (the last key, the file's length) at each slice's end.
+ */
+export interface SliceReader<P extends ParamSpecs = ParamSpecs> {
+  /** The key column, for messages and checkpoints. */
+  readonly key: string;
+  /** The key of the `rows`-th row after `after`, or undefined when fewer rows remain. */
+  end(ctx: StageContext<P>, after: string | undefined, rows: number): Promise<string | undefined>;
+  /** How many rows the whole export may yield at most (a limit parameter), or undefined. */
+  limit(ctx: StageContext<P>): number | undefined;
+  open(ctx: StageContext<P>, slice: KeySlice): Promise<Readable>;
+  /** The slice encoded at the source (see SourceSpec.openEncoded). */
+  openEncoded?(ctx: StageContext<P>, encoding: SqlEncoding, slice: KeySlice): Promise<EncodedStream | undefined>;
 }
 
 /** A table read page by page in key order (keyset pagination). */
@@ -92,12 +106,12 @@ export interface KeysetPlan {
  */
 export type BatchFn = (batch: Batch) => Batch;
 
-export interface TransformSpec extends ComponentSpec {
-  /** The columns after this transform; omitted when the transform keeps them. */
+export interface TransformSpec<P extends ParamSpecs = ParamSpecs> extends ComponentSpec<P> {
+  /** The columns after this transform; omitted when the transform keeps them. Throws INVALID_DEFINITION for input it cannot take. */
   columns?(input: Columns): Columns;
-  open(ctx: StageContext, input: Columns): BatchFn;
+  open(ctx: StageContext<P>, input: Columns): BatchFn;
   /** The same transform in SQL, for a database to apply to a table in place; omitted where SQL cannot say it. */
-  sqlChange?(ctx: StageContext, input: Columns, sql: SqlBinder): SqlRowChange;
+  sqlChange?(ctx: StageContext<P>, input: Columns, sql: SqlBinder): SqlRowChange;
 }
 
 /**
@@ -118,20 +132,28 @@ export interface OutputFormat {
 }
 
 /** A sink that turns batches into bytes; the run sends them to an output. */
-export interface EncoderSinkSpec extends ComponentSpec {
+export interface EncoderSinkSpec<P extends ParamSpecs = ParamSpecs> extends ComponentSpec<P> {
   readonly type: 'encoder';
   readonly format: OutputFormat;
-  open(ctx: StageContext, columns: Columns): Transform;
+  /** `continuing`: the bytes follow an earlier part of the same output (a resumed export's next slice), so no preamble or header. */
+  open(ctx: StageContext<P>, columns: Columns, options?: { readonly continuing?: boolean }): Transform;
+  /** Set when `open` honours `continuing`, and its bytes for a run of rows do not depend on the rows before: the output can be written in slices. */
+  readonly sliceable?: boolean;
   /** The same output as `open` would write, for a database to produce (see SqlEncoding). */
-  sqlEncoding?(ctx: StageContext, columns: Columns): SqlEncoding;
+  sqlEncoding?(ctx: StageContext<P>, columns: Columns): SqlEncoding;
 }
 
 /** A sink that consumes batches itself, e.g. writing them to a database. */
-export interface WriterSinkSpec extends ComponentSpec {
+export interface WriterSinkSpec<P extends ParamSpecs = ParamSpecs> extends ComponentSpec<P> {
   readonly type: 'writer';
-  open(ctx: StageContext, columns: Columns): Promise<Writable> | Writable;
+  open(ctx: StageContext<P>, columns: Columns): Promise<Writable> | Writable;
   /** Set when the sink updates rows of a table by key, which a database can also do in place. */
   readonly updates?: UpdatesTable;
+  /**
+   * The sink calls `ctx.metrics.recordCommitted(rows)` after each commit, and the run counts
+   * those rows rather than the ones that reached it: an interrupted run's summary says what was kept.
+   */
+  readonly countsCommitted?: boolean;
 }
 
 /** What an update sink did, for its `finish` hook. */
@@ -150,21 +172,30 @@ export interface UpdatesTable {
   readonly finish?: (ctx: StageContext, result: UpdateResult) => Promise<void>;
 }
 
-export type SinkSpec = EncoderSinkSpec | WriterSinkSpec;
+export type SinkSpec<P extends ParamSpecs = ParamSpecs> = EncoderSinkSpec<P> | WriterSinkSpec<P>;
 
-export interface PipelineDefinition {
+/**
+ * A pipeline as written: its own parameters (`P`), a source, transforms and a sink, each of
+ * which may declare parameters of its own. The hooks see the pipeline's own parameters, typed.
+ */
+export interface PipelineDefinition<
+  P extends ParamSpecs = ParamSpecs,
+  S extends SourceSpec = SourceSpec,
+  T extends readonly TransformSpec[] = readonly TransformSpec[],
+  K extends SinkSpec = SinkSpec,
+> {
   readonly name: string;
   readonly description: string;
-  readonly params: ParamSpecs;
-  readonly source: SourceSpec;
-  readonly transforms: readonly TransformSpec[];
-  readonly sink: SinkSpec;
-  /** Refuse to run (and create no output) when the source has no rows; the message names what is missing. */
+  readonly params: P;
+  readonly source: S;
+  readonly transforms: T;
+  readonly sink: K;
+  /** Refuse to run (and create no output) when no row reaches the sink; the message names what is missing. */
   readonly requireRows?: { readonly message: string };
   /** The pipeline's own default for `batchSize` (e.g. larger write transactions). */
   readonly defaultBatchSize?: number;
   /** Open a SQLite database even if its file does not exist yet (seeding). */
   readonly createsDatabase?: boolean;
   /** Checks that run after parameter validation and before any output is opened. */
-  readonly preflight?: (ctx: StageContext) => Promise<void>;
+  preflight?(ctx: StageContext<P>): Promise<void>;
 }

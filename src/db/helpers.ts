@@ -1,6 +1,6 @@
 import { BATCH_SIZE_PARAM, parseParam } from '../core/params.ts';
 import type { Row, Value } from '../core/types.ts';
-import type { BatchStream, Database } from './database.ts';
+import type { BatchStream, Database } from '../core/database.ts';
 import { openDatabase } from './open.ts';
 
 /** A row as the seed app's code expects it: column name to value. */

@@ -1,10 +1,10 @@
 import type pg from 'pg';
 import type Cursor from 'pg-cursor';
 import type { Row } from '../core/types.ts';
-import type { SqlQuery } from './database.ts';
+import type { SqlQuery } from '../core/database.ts';
 import { translateDbError } from './errors.ts';
 import { loadCursor } from './pg-modules.ts';
-import { type ClientReaderOptions, PooledClientReader } from './postgres-client.ts';
+import { type ClientReaderOptions, PooledClientReader, STREAMING_TRANSACTION } from './postgres-client.ts';
 import { sluiceTypes } from './postgres-types.ts';
 
 export interface CursorReaderOptions extends ClientReaderOptions {
@@ -12,8 +12,8 @@ export interface CursorReaderOptions extends ClientReaderOptions {
 }
 
 /**
- * A server-side cursor (pg-cursor) on a client of its own, read as `Row[]` batches: each `_read`
- * fetches exactly one batch.
+ * A server-side cursor (pg-cursor) on a client of its own, in a read-only transaction, read as
+ * `Row[]` batches: each `_read` fetches exactly one batch.
  */
 export class PostgresCursorReader extends PooledClientReader {
   readonly #query: SqlQuery;
@@ -28,7 +28,11 @@ export class PostgresCursorReader extends PooledClientReader {
     this.#batchSize = options.batchSize;
   }
 
-  protected start(client: pg.PoolClient): void {
+  protected async start(client: pg.PoolClient): Promise<void> {
+    this.busy = true;
+    await client.query(STREAMING_TRANSACTION);
+    this.busy = false;
+    this.serverAnswered();
     const config = { rowMode: 'array' as const, types: sluiceTypes };
     const CursorClass = loadCursor();
     this.#cursor = client.query(new CursorClass<Row>(this.#query.text, [...this.#query.values], config));
@@ -37,18 +41,35 @@ export class PostgresCursorReader extends PooledClientReader {
   override _read(): void {
     if (this.busy || this.finished) return;
     this.busy = true;
+    this.awaitServer();
     const batchSize = this.#batchSize;
     this.#cursor!.read(batchSize, (error, rows, result) => {
       this.busy = false;
+      this.serverAnswered();
       if (this.destroyed) return;
       if (error) {
         this.destroy(translateDbError(error, this.options.label));
         return;
       }
       this.columnNames ??= result?.fields.map((f) => f.name);
-      if (rows.length < batchSize) this.finished = true;
       if (rows.length > 0) this.push(rows);
-      if (this.finished) this.push(null);
+      if (rows.length < batchSize) void this.#complete();
     });
+  }
+
+  /** The last batch is in: close the cursor and the transaction, so the client goes back to the pool clean. */
+  async #complete(): Promise<void> {
+    try {
+      this.busy = true;
+      this.awaitServer();
+      await new Promise<void>((resolve, reject) => this.#cursor!.close((error) => (error ? reject(error) : resolve())));
+      await this.client!.query('COMMIT');
+      this.busy = false;
+      this.serverAnswered();
+      this.finished = true;
+      this.push(null);
+    } catch (error) {
+      this.destroy(translateDbError(error, this.options.label));
+    }
   }
 }

@@ -1,11 +1,16 @@
 import type pg from 'pg';
 import type { ColumnType, Row } from '../core/types.ts';
-import { type CopyQuery, type Database, type SqlQuery, type StreamOptions, type UpdateTarget, type WriteTarget, quoteIdent } from './database.ts';
+import { type CopyQuery, type Database, type HeldLock, type SqlQuery, type StreamOptions, type UpdateTarget, type UpsertOutcome, type UpsertTarget, type WriteSession, type WriteTarget, quoteIdent } from '../core/database.ts';
 import { translateDbError } from './errors.ts';
 import { loadPg } from './pg-modules.ts';
+import { copyInsert } from './postgres-copy-insert.ts';
 import { PostgresCopyReader } from './postgres-copy-reader.ts';
 import { PostgresCursorReader } from './postgres-cursor-reader.ts';
+import { advisoryLock } from './postgres-lock.ts';
+import { POSTGRES_DEFAULTS, type PostgresOptions } from './postgres-options.ts';
 import { sluiceTypes } from './postgres-types.ts';
+
+export type { PostgresOptions } from './postgres-options.ts';
 
 export const APPLICATION_NAME = 'sluice';
 
@@ -15,59 +20,64 @@ const ARRAY_TYPES: Record<ColumnType, string> = {
   timestamp: 'timestamptz[]',
 };
 
-export interface PostgresOptions {
-  readonly maxConnections?: number;
-}
+/** TCP keepalive probes start after this much silence, so a dead peer is noticed by the OS. */
+const KEEPALIVE_DELAY_MS = 10_000;
+/** How much longer than the server's own statement timeout we wait for its answer. */
+const ANSWER_GRACE_MS = 5000;
 
 export class PostgresDatabase implements Database {
   readonly dialect = 'postgres' as const;
   readonly label: string;
   readonly pool: pg.Pool;
-  readonly #connectionString: string;
+  readonly #stallTimeoutMs: number;
+  /** The client-side wait for a short statement's answer (pg's query_timeout), if any. */
+  readonly #answerTimeoutMs: number | undefined;
+  /** Upserts (one per sink that opened) whose COPY met a key already in the table: the rest of their batches go by INSERT. */
+  readonly #copyRefused = new WeakSet<UpsertTarget>();
 
   constructor(connectionString: string, label: string, options: PostgresOptions = {}) {
     this.label = label;
-    this.#connectionString = connectionString;
+    const { connectTimeoutMs, stallTimeoutMs, statementTimeoutMs } = { ...POSTGRES_DEFAULTS, ...options };
+    this.#stallTimeoutMs = stallTimeoutMs;
+    this.#answerTimeoutMs = statementTimeoutMs > 0 ? statementTimeoutMs + ANSWER_GRACE_MS : undefined;
     this.pool = new (loadPg().Pool)({
       connectionString,
       max: options.maxConnections ?? 10,
       application_name: APPLICATION_NAME,
       // Timestamps come back in UTC, whatever the server's or the machine's time zone.
       options: '-c TimeZone=UTC',
-      connectionTimeoutMillis: 10_000,
+      connectionTimeoutMillis: connectTimeoutMs,
+      keepAlive: true,
+      keepAliveInitialDelayMillis: KEEPALIVE_DELAY_MS,
+      statement_timeout: statementTimeoutMs > 0 ? statementTimeoutMs : undefined,
+      idle_in_transaction_session_timeout: stallTimeoutMs > 0 ? stallTimeoutMs : undefined,
     });
     // An idle pooled client whose server went away emits here; the pool drops it, and the next
     // query reports the failure to whoever runs it.
     this.pool.on('error', () => undefined);
   }
 
+  /** How long a streaming read may wait on the server (the readers of a parallel export need it too). */
+  get stallTimeoutMs(): number {
+    return this.#stallTimeoutMs;
+  }
+
+  /** A short statement's config with the client-side wait for its answer (pg reads `query_timeout`; its typings omit it). */
+  #timed<T extends object>(config: T): T {
+    return this.#answerTimeoutMs === undefined ? config : ({ ...config, query_timeout: this.#answerTimeoutMs } as T);
+  }
+
   streamBatches(query: SqlQuery, options: StreamOptions): PostgresCursorReader {
-    return new PostgresCursorReader(this.pool, query, {
-      batchSize: options.batchSize,
-      label: this.label,
-      cancel: (pid) => this.cancelBackend(pid),
-    });
+    return new PostgresCursorReader(this.pool, query, { batchSize: options.batchSize, label: this.label, stallTimeoutMs: this.#stallTimeoutMs });
   }
 
   copyOut(query: CopyQuery): PostgresCopyReader {
-    return new PostgresCopyReader(this.pool, query, { label: this.label, cancel: (pid) => this.cancelBackend(pid) });
-  }
-
-  /** `pg_cancel_backend` from a fresh connection: the pool may be exhausted by the very query to cancel. */
-  async cancelBackend(pid: number): Promise<void> {
-    const client = new (loadPg().Client)({ connectionString: this.#connectionString, connectionTimeoutMillis: 2000, application_name: `${APPLICATION_NAME}-cancel` });
-    client.on('error', () => undefined);
-    try {
-      await client.connect();
-      await client.query('SELECT pg_cancel_backend($1)', [pid]);
-    } finally {
-      await client.end().catch(() => undefined);
-    }
+    return new PostgresCopyReader(this.pool, query, { label: this.label, stallTimeoutMs: this.#stallTimeoutMs });
   }
 
   async query(query: SqlQuery): Promise<Row[]> {
     try {
-      const result = await this.pool.query<Row>({ text: query.text, values: [...query.values], rowMode: 'array', types: sluiceTypes });
+      const result = await this.pool.query<Row>(this.#timed({ text: query.text, values: [...query.values], rowMode: 'array' as const, types: sluiceTypes }));
       return result.rows;
     } catch (error) {
       throw translateDbError(error, this.label);
@@ -76,7 +86,7 @@ export class PostgresDatabase implements Database {
 
   async change(query: SqlQuery): Promise<number> {
     try {
-      const result = await this.pool.query({ text: query.text, values: [...query.values] });
+      const result = await this.pool.query(this.#timed({ text: query.text, values: [...query.values] }));
       return result.rowCount ?? 0;
     } catch (error) {
       throw translateDbError(error, this.label);
@@ -97,8 +107,83 @@ export class PostgresDatabase implements Database {
     const arrays = target.columns.map((c, i) => `$${i + 1}::${ARRAY_TYPES[c.type]}`).join(', ');
     const values = target.columns.map((_, i) => rows.map((row) => row[i]));
     try {
-      await this.pool.query(`INSERT INTO ${quoteIdent(target.table)} (${names}) SELECT * FROM unnest(${arrays})`, values);
+      await this.pool.query(this.#timed({ text: `INSERT INTO ${quoteIdent(target.table)} (${names}) SELECT * FROM unnest(${arrays})`, values }));
     } catch (error) {
+      throw translateDbError(error, this.label);
+    }
+  }
+
+  /**
+   * One `INSERT ... SELECT FROM unnest(...) ON CONFLICT` per batch. `RETURNING` tells the rows
+   * apart: the keys written (insert, skip-existing), or whether each row was new (`xmax = 0`:
+   * no older version of the row existed) for upsert.
+   */
+  upsertBatch(target: UpsertTarget, rows: readonly Row[]): Promise<UpsertOutcome> {
+    return this.#upsertOn(this.pool, target, rows);
+  }
+
+  /** A transaction on a pooled connection of its own; the connection goes back to the pool (or away, if it broke) when it ends. */
+  async beginWrites(): Promise<WriteSession> {
+    const client = await this.pool.connect().catch((error: unknown) => Promise.reject(translateDbError(error, this.label)));
+    let ended = false;
+    const end = async (statement: 'COMMIT' | 'ROLLBACK') => {
+      if (ended) return;
+      ended = true;
+      try {
+        await client.query(statement);
+        client.release();
+      } catch (error) {
+        client.release(true);
+        throw translateDbError(error, this.label);
+      }
+    };
+    try {
+      await client.query('BEGIN');
+    } catch (error) {
+      client.release(true);
+      throw translateDbError(error, this.label);
+    }
+    return { upsertBatch: (target, rows) => this.#upsertOn(client, target, rows), commit: () => end('COMMIT'), rollback: () => end('ROLLBACK') };
+  }
+
+  async #upsertOn(on: pg.Pool | pg.PoolClient, target: UpsertTarget, rows: readonly Row[]): Promise<UpsertOutcome> {
+    if (rows.length > 0 && !this.#copyRefused.has(target)) {
+      if (await this.#copyOn(on, target, rows)) return { inserted: rows.length, updated: 0, existing: [] };
+      // Keys already there: this import updates or skips rows, and COPY would fail batch after batch.
+      this.#copyRefused.add(target);
+    }
+    const names = target.columns.map((c) => quoteIdent(c.name));
+    const arrays = target.columns.map((c, i) => `$${i + 1}::${ARRAY_TYPES[c.type]}`).join(', ');
+    const values = target.columns.map((_, i) => rows.map((row) => row[i]));
+    const key = quoteIdent(target.key);
+    const insert = `INSERT INTO ${quoteIdent(target.table)} (${names.join(', ')}) SELECT * FROM unnest(${arrays}) ON CONFLICT (${key})`;
+    try {
+      if (target.mode === 'upsert') {
+        const sets = names.filter((n) => n !== key).map((n) => `${n} = EXCLUDED.${n}`).join(', ');
+        const result = await on.query<{ inserted: boolean }>(this.#timed({ text: `${insert} DO UPDATE SET ${sets} RETURNING (xmax = 0) AS inserted`, values }));
+        const inserted = result.rows.filter((r) => r.inserted).length;
+        return { inserted, updated: result.rows.length - inserted, existing: [] };
+      }
+      const result = await on.query<{ key: string }>(this.#timed({ text: `${insert} DO NOTHING RETURNING ${key}::text AS key`, values }));
+      const written = new Set(result.rows.map((r) => r.key));
+      const at = target.columns.findIndex((c) => c.name === target.key);
+      const existing = rows.flatMap((row, i) => (written.has(String(row[at])) ? [] : [i]));
+      return { inserted: written.size, updated: 0, existing };
+    } catch (error) {
+      throw translateDbError(error, this.label);
+    }
+  }
+
+  /** The batch by COPY on the session's connection or a pooled one; false when a key was already there (nothing written). */
+  async #copyOn(on: pg.Pool | pg.PoolClient, target: UpsertTarget, rows: readonly Row[]): Promise<boolean> {
+    const inTransaction = on !== this.pool;
+    const client = inTransaction ? (on as pg.PoolClient) : await this.pool.connect().catch((error: unknown) => Promise.reject(translateDbError(error, this.label)));
+    try {
+      const copied = await copyInsert(client, target, rows, inTransaction);
+      if (!inTransaction) client.release();
+      return copied;
+    } catch (error) {
+      if (!inTransaction) client.release(true);
       throw translateDbError(error, this.label);
     }
   }
@@ -115,11 +200,16 @@ export class PostgresDatabase implements Database {
     const key = quoteIdent(target.key.name);
     const values = all.map((_, i) => rows.map((row) => row[i]));
     try {
-      const result = await this.pool.query(`UPDATE ${quoteIdent(target.table)} AS t SET ${sets} FROM unnest(${arrays}) AS v(${names}) WHERE t.${key} = v.${key}`, values);
+      const text = `UPDATE ${quoteIdent(target.table)} AS t SET ${sets} FROM unnest(${arrays}) AS v(${names}) WHERE t.${key} = v.${key}`;
+      const result = await this.pool.query(this.#timed({ text, values }));
       return result.rowCount ?? 0;
     } catch (error) {
       throw translateDbError(error, this.label);
     }
+  }
+
+  advisoryLock(name: string): Promise<HeldLock | undefined> {
+    return advisoryLock(this.pool, this.label, name);
   }
 
   async close(): Promise<void> {

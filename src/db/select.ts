@@ -1,6 +1,7 @@
-import type { Column, Columns, SqlEncoding, Value } from '../core/types.ts';
+import type { Column, ColumnType, Columns, SqlEncoding, Value } from '../core/types.ts';
 import type { ParamValues } from '../core/params.ts';
-import { type CopyQuery, type Dialect, type SqlQuery, placeholder, quoteIdent } from './database.ts';
+import { type CopyQuery, type Dialect, type SqlQuery, placeholder, quoteIdent } from '../core/database.ts';
+import { type KeyRange, type RangeSource, rangeCondition } from './key-ranges.ts';
 
 /** Declarative filters: each is applied only when its parameter has a value. */
 export type Filter =
@@ -19,6 +20,24 @@ export interface SelectSpec {
   readonly limitParam?: string;
 }
 
+/** One key range of a parallel export (see key-ranges.ts); `keyType` casts the bounds on PostgreSQL. */
+export interface PartRange {
+  readonly range: KeyRange;
+  readonly keyType?: string;
+}
+
+/**
+ * A slice of the rows in key order, `after < key <= through` (either end open): a segment of an
+ * export that takes checkpoints. The limit parameter does not apply to a slice: the caller sizes
+ * the slices (see buildRangeEnd). Key values travel as text and are cast to the key's type.
+ */
+export interface SliceRange {
+  readonly key: string;
+  readonly keyType: ColumnType;
+  readonly after?: string;
+  readonly through?: string;
+}
+
 /**
  * Timestamps leave the database as canonical ISO text on both engines. SQLite stores that text
  * already; the CASE only normalises rows written by other tools as `YYYY-MM-DD HH:MM:SS`.
@@ -28,6 +47,12 @@ function selectExpression(dialect: Dialect, column: Column): string {
   if (column.type !== 'timestamp') return name;
   if (dialect === 'postgres') return `to_char(${name} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS ${name}`;
   return `CASE WHEN length(${name}) = 24 THEN ${name} ELSE strftime('%Y-%m-%dT%H:%M:%fZ', ${name}) END AS ${name}`;
+}
+
+/** SQLite compares an integer key with a bound number; text would also work through affinity, but only as long as no one changes the column. */
+function sqliteInteger(text: string): number | bigint {
+  const n = Number(text);
+  return Number.isSafeInteger(n) ? n : BigInt(text);
 }
 
 function nextDay(date: string): string {
@@ -63,6 +88,19 @@ class Where {
     return this.dialect === 'postgres' ? `${mark}::timestamptz` : mark;
   }
 
+  /** A key value kept as text (a checkpoint), compared as the key's own type. */
+  bindKey(text: string, type: ColumnType): string {
+    if (this.dialect === 'sqlite') return this.bind(type === 'integer' ? sqliteInteger(text) : text);
+    const mark = this.bind(text);
+    return type === 'integer' ? `${mark}::bigint` : type === 'timestamp' ? `${mark}::timestamptz` : mark;
+  }
+
+  range(range: SliceRange): void {
+    const key = quoteIdent(range.key);
+    if (range.after !== undefined) this.clauses.push(`${key} > ${this.bindKey(range.after, range.keyType)}`);
+    if (range.through !== undefined) this.clauses.push(`${key} <= ${this.bindKey(range.through, range.keyType)}`);
+  }
+
   lower(column: string): string {
     return this.dialect === 'postgres' ? `lower(${quoteIdent(column)})` : `sluice_lower(${quoteIdent(column)})`;
   }
@@ -92,12 +130,19 @@ class Where {
   }
 }
 
-function whereFor(dialect: Dialect, spec: SelectSpec, params: ParamValues, marker?: Marker): Where {
+/** Where a query's rows are cut: a parallel export's part, or a slice of a checkpointed export. */
+export type Restriction = PartRange | SliceRange;
+
+function whereFor(dialect: Dialect, spec: SelectSpec, params: ParamValues, marker?: Marker, restrict?: Restriction): Where {
   const where = new Where(dialect, marker);
   for (const filter of spec.filters ?? []) {
     const value = params[filter.param];
     if (value !== undefined && value !== '') where.add(filter, value);
   }
+  if (restrict && 'range' in restrict) {
+    const part = restrict;
+    where.clauses.push(...rangeCondition(spec.orderBy, part.range, (v) => (part.keyType ? `${where.bind(v)}::${part.keyType}` : where.bind(v))));
+  } else if (restrict) where.range(restrict);
   return where;
 }
 
@@ -107,16 +152,31 @@ function limitFor(where: Where, spec: SelectSpec, params: ParamValues, atMost = 
   return Number.isFinite(limit) ? ` LIMIT ${where.bindInteger(limit)}` : '';
 }
 
-function selectText(where: Where, spec: SelectSpec, params: ParamValues, list: string): string {
+function selectText(where: Where, spec: SelectSpec, params: ParamValues, list: string, restrict?: Restriction): string {
   const text = `SELECT ${list} FROM ${quoteIdent(spec.table)}${where.toSql()} ORDER BY ${quoteIdent(spec.orderBy)}`;
-  return text + limitFor(where, spec, params);
+  // A slice is sized by its caller (buildRangeEnd); a part keeps the limit, which its range already honours.
+  return restrict && !('range' in restrict) ? text : text + limitFor(where, spec, params);
 }
 
-/** The export query: bound parameters only, never values spliced into SQL. */
-export function buildSelect(dialect: Dialect, spec: SelectSpec, params: ParamValues): SqlQuery {
-  const where = whereFor(dialect, spec, params);
+/** The export query (or one slice of it): bound parameters only, never values spliced into SQL. */
+export function buildSelect(dialect: Dialect, spec: SelectSpec, params: ParamValues, restrict?: Restriction): SqlQuery {
+  const where = whereFor(dialect, spec, params, undefined, restrict);
   const list = spec.columns.map((c) => selectExpression(dialect, c)).join(', ');
-  return { text: selectText(where, spec, params, list), values: where.values };
+  return { text: selectText(where, spec, params, list, restrict), values: where.values };
+}
+
+/**
+ * The key of the `rows`-th row after `range.after` (no row: fewer remain), as text: where a slice
+ * of `rows` rows ends. An index on the key (with the filters' columns) answers it without
+ * reading the rows themselves.
+ */
+export function buildRangeEnd(dialect: Dialect, spec: SelectSpec, params: ParamValues, range: SliceRange, rows: number): SqlQuery {
+  const where = whereFor(dialect, spec, params, undefined, range);
+  const key = quoteIdent(range.key);
+  const offset = where.bindInteger(rows - 1);
+  // Named apart from the column: PostgreSQL's ORDER BY would take an output column of the key's name, and sort the text.
+  const text = `SELECT ${dialect === 'postgres' ? `${key}::text` : key} AS sluice_key FROM ${quoteIdent(spec.table)}${where.toSql()} ORDER BY ${key} LIMIT 1 OFFSET ${offset}`;
+  return { text, values: where.values };
 }
 
 /**
@@ -135,13 +195,13 @@ function formulaEscaped(column: string): string {
  * producing the bytes of sluice's own CSV, TSV and TXT encoders (tests hold the two paths
  * byte-identical).
  */
-export function buildCopy(spec: SelectSpec, params: ParamValues, encoding: SqlEncoding): CopyQuery {
-  const where = whereFor('postgres', spec, params, (n) => `current_setting('sluice.p${n}')`);
-  const escape = encoding.format === 'csv' && encoding.escapeFormulas;
+export function buildCopy(spec: SelectSpec, params: ParamValues, encoding: SqlEncoding, restrict?: Restriction): CopyQuery {
+  const where = whereFor('postgres', spec, params, (n) => `current_setting('sluice.p${n}')`, restrict);
+  const escape = encoding.escapeFormulas;
   const list = spec.columns.map((c) => (escape && c.type === 'text' ? formulaEscaped(c.name) : selectExpression('postgres', c))).join(', ');
   const options = encoding.format === 'csv' ? ['FORMAT csv'] : ['FORMAT text', "NULL ''"];
   if (encoding.header) options.push('HEADER true');
-  return { text: `COPY (${selectText(where, spec, params, list)}) TO STDOUT WITH (${options.join(', ')})`, settings: where.values };
+  return { text: `COPY (${selectText(where, spec, params, list, restrict)}) TO STDOUT WITH (${options.join(', ')})`, settings: where.values };
 }
 
 /** Counts what `buildSelect` would return, limit included, stopping at `atMost` rows. */
@@ -149,4 +209,17 @@ export function buildCount(dialect: Dialect, spec: SelectSpec, params: ParamValu
   const where = whereFor(dialect, spec, params);
   const inner = `SELECT 1 FROM ${quoteIdent(spec.table)}${where.toSql()}${limitFor(where, spec, params, atMost)}`;
   return { text: `SELECT count(*) FROM (${inner}) AS matching`, values: where.values };
+}
+
+/** The rows `buildSelect` returns, for the key-range planner: same filters, same limit. */
+export function rangeSource(dialect: Dialect, spec: SelectSpec, params: ParamValues): RangeSource {
+  const where = whereFor(dialect, spec, params);
+  const limit = spec.limitParam ? params[spec.limitParam] : undefined;
+  return {
+    table: spec.table,
+    key: spec.orderBy,
+    ...(where.clauses.length ? { where: where.clauses.join(' AND ') } : {}),
+    values: where.values,
+    ...(typeof limit === 'number' ? { limit } : {}),
+  };
 }

@@ -1,8 +1,9 @@
 import { Readable } from 'node:stream';
 import type BetterSqlite3 from 'better-sqlite3';
 import type { Row } from '../core/types.ts';
-import type { SqlQuery } from './database.ts';
+import type { SqlQuery } from '../core/database.ts';
 import { translateDbError } from './errors.ts';
+import { exactIntegers } from './sqlite-integers.ts';
 
 /**
  * Streams a query as `Row[]` batches from better-sqlite3's lazy iterator: each `_read` pulls one
@@ -31,7 +32,7 @@ export class SqliteBatchReader extends Readable {
   override _construct(callback: (error?: Error | null) => void): void {
     try {
       this.#connection = this.#openConnection();
-      const statement = this.#connection.prepare(this.#query.text).raw(true);
+      const statement = this.#connection.prepare(this.#query.text).raw(true).safeIntegers(true);
       this.columnNames = statement.columns().map((c) => c.name);
       this.#rows = statement.iterate(...this.#query.values) as IterableIterator<unknown[]>;
       callback();
@@ -58,7 +59,7 @@ export class SqliteBatchReader extends Readable {
           this.push(null);
           return;
         }
-        batch.push(next.value as Row);
+        batch.push(exactIntegers(next.value as Row));
       }
     } catch (error) {
       this.destroy(translateDbError(error, this.#label));

@@ -1,54 +1,51 @@
-import { existsSync, mkdirSync, renameSync, rmSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, renameSync, rmSync } from 'node:fs';
 import { dirname } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
+import { SluiceError } from '../core/errors.ts';
 import type { Row } from '../core/types.ts';
-import { type Database, type SqlQuery, type StreamOptions, type UpdateTarget, type WriteTarget, quoteIdent } from './database.ts';
+import { type Database, type EncodeRequest, type SqlQuery, type StreamOptions, type UpdateTarget, type UpsertOutcome, type UpsertTarget, type WriteSession, type WriteTarget, quoteIdent } from '../core/database.ts';
 import { translateDbError } from './errors.ts';
 import { SqliteBatchReader } from './sqlite-batch-reader.ts';
+import type { Worker } from 'node:worker_threads';
+import { type EncoderThreads, SqliteEncodedReader } from './sqlite-encoded-reader.ts';
+import { type Writer, openReader, openWriter } from './sqlite-connection.ts';
+import type { SqliteOptions } from './sqlite-options.ts';
+import { exactIntegers } from './sqlite-integers.ts';
 
-export interface SqliteOptions {
-  /** Create the file (and its folder) if missing; only `db init` and seeding want this. */
-  readonly create?: boolean;
-}
-
-/**
- * Unicode-aware lower() for case-insensitive search: SQLite's own lower() folds ASCII only,
- * PostgreSQL's folds all letters, and a search must match the same tickets on both.
- */
-function registerFunctions(connection: BetterSqlite3.Database): void {
-  connection.function('sluice_lower', { deterministic: true }, (text: unknown) =>
-    typeof text === 'string' ? text.toLowerCase() : text,
-  );
-}
-
-const READER_CACHE_KIB = 2048;
-
-function openConnection(path: string, options: { readonly: boolean; create: boolean }): BetterSqlite3.Database {
-  if (options.create) mkdirSync(dirname(path), { recursive: true });
-  const connection = new BetterSqlite3(path, { readonly: options.readonly, fileMustExist: !options.create });
-  connection.pragma('busy_timeout = 5000');
-  // better-sqlite3 defaults to a 16 MB page cache per connection; a sequential scan gains
-  // nothing from it, and a streaming export should not hold it.
-  if (options.readonly) connection.pragma(`cache_size = -${READER_CACHE_KIB}`);
-  if (!options.readonly) {
-    // WAL lets a streaming reader on one connection coexist with a writer on another.
-    connection.pragma('journal_mode = WAL');
-    connection.pragma('synchronous = NORMAL');
-  }
-  registerFunctions(connection);
-  return connection;
-}
+export type { SqliteOptions } from './sqlite-options.ts';
 
 export class SqliteDatabase implements Database {
   readonly dialect = 'sqlite' as const;
   readonly label: string;
   readonly path: string;
   readonly #create: boolean;
-  #writer: BetterSqlite3.Database | undefined;
+  #writer: Writer | undefined;
   readonly #statements = new Map<string, BetterSqlite3.Statement>();
   #reader: BetterSqlite3.Database | undefined;
   readonly #readerStatements = new Map<string, BetterSqlite3.Statement>();
   #bulkWrites = false;
+  /** An encoder thread idle between two slices of an export (see EncodeRequest.more). */
+  #spareThread: Worker | undefined;
+  readonly #threads: EncoderThreads = {
+    take: () => {
+      const worker = this.#spareThread;
+      this.#spareThread = undefined;
+      worker?.off('exit', this.#forgetSpare);
+      worker?.ref();
+      return worker;
+    },
+    keep: (worker) => {
+      this.#stopSpareThread();
+      // Idle, it must not keep the process alive; an exit while idle just forgets it.
+      worker.unref();
+      worker.once('exit', this.#forgetSpare);
+      this.#spareThread = worker;
+    },
+  };
+  readonly #forgetSpare = () => {
+    this.#spareThread = undefined;
+  };
 
   constructor(path: string, label: string, options: SqliteOptions = {}) {
     this.path = path;
@@ -59,16 +56,24 @@ export class SqliteDatabase implements Database {
   /** The read/write connection for small queries and writes, opened on first use. */
   connection(): BetterSqlite3.Database {
     try {
-      this.#writer ??= openConnection(this.path, { readonly: false, create: this.#create });
+      this.#writer ??= openWriter(this.path, this.#create);
     } catch (error) {
       throw translateDbError(error, this.label);
     }
-    return this.#writer;
+    return this.#writer.connection;
+  }
+
+  encodeRows(query: SqlQuery, request: EncodeRequest): SqliteEncodedReader {
+    return new SqliteEncodedReader({ path: this.path, label: this.label, query, ...request }, this.#threads);
+  }
+
+  #stopSpareThread(): void {
+    this.#spareThread?.postMessage({ type: 'stop' });
+    this.#spareThread = undefined;
   }
 
   streamBatches(query: SqlQuery, options: StreamOptions): SqliteBatchReader {
-    const open = () => openConnection(this.path, { readonly: true, create: false });
-    return new SqliteBatchReader(open, query, options.batchSize, this.label);
+    return new SqliteBatchReader(() => openReader(this.path), query, options.batchSize, this.label);
   }
 
   /**
@@ -77,14 +82,16 @@ export class SqliteDatabase implements Database {
    * keyset pagination runs one query per page.
    */
   async query(query: SqlQuery): Promise<Row[]> {
+    // A database opened to be created must exist before its reader can open it.
+    if (this.#create) this.connection();
     try {
-      this.#reader ??= openConnection(this.path, { readonly: true, create: false });
+      this.#reader ??= openReader(this.path);
       let statement = this.#readerStatements.get(query.text);
       if (!statement) {
-        statement = this.#reader.prepare(query.text).raw(true);
+        statement = this.#reader.prepare(query.text).raw(true).safeIntegers(true);
         this.#readerStatements.set(query.text, statement);
       }
-      return statement.all(...query.values) as Row[];
+      return (statement.all(...query.values) as Row[]).map(exactIntegers);
     } catch (error) {
       throw translateDbError(error, this.label);
     }
@@ -130,6 +137,56 @@ export class SqliteDatabase implements Database {
   }
 
   /**
+   * A transaction on the one writer connection, from BEGIN IMMEDIATE (the write lock, taken at
+   * once) to COMMIT or ROLLBACK; batches inside it run as savepoints (better-sqlite3 nests them).
+   */
+  async beginWrites(): Promise<WriteSession> {
+    const db = this.connection();
+    const run = (statement: string) => {
+      try {
+        db.exec(statement);
+      } catch (error) {
+        throw translateDbError(error, this.label);
+      }
+    };
+    run('BEGIN IMMEDIATE');
+    return {
+      upsertBatch: (target, rows) => this.upsertBatch(target, rows),
+      commit: async () => run('COMMIT'),
+      // A failed COMMIT or an abort may already have ended it: roll back only a transaction still open.
+      rollback: async () => {
+        if (db.inTransaction) run('ROLLBACK');
+      },
+    };
+  }
+
+  /** Per row a prepared INSERT that leaves an existing key alone, and for `upsert` an UPDATE of those: one transaction. */
+  async upsertBatch(target: UpsertTarget, rows: readonly Row[]): Promise<UpsertOutcome> {
+    const names = target.columns.map((c) => quoteIdent(c.name));
+    const key = target.columns.findIndex((c) => c.name === target.key);
+    const table = quoteIdent(target.table);
+    try {
+      const insert = this.#prepared(`INSERT INTO ${table} (${names.join(', ')}) VALUES (${names.map(() => '?').join(', ')}) ON CONFLICT (${quoteIdent(target.key)}) DO NOTHING`);
+      const others = names.filter((_, i) => i !== key);
+      const update = target.mode === 'upsert' ? this.#prepared(`UPDATE ${table} SET ${others.map((n) => `${n} = ?`).join(', ')} WHERE ${names[key]} = ?`) : undefined;
+      return this.connection().transaction(() => {
+        let inserted = 0;
+        let updated = 0;
+        const existing: number[] = [];
+        rows.forEach((row, i) => {
+          if (insert.run(row).changes === 1) return void inserted++;
+          if (!update) return void existing.push(i);
+          update.run([...row.filter((_, at) => at !== key), row[key]]);
+          updated++;
+        });
+        return { inserted, updated, existing };
+      })();
+    } catch (error) {
+      throw translateDbError(error, this.label);
+    }
+  }
+
+  /**
    * A batch of scattered updates dirties hundreds of pages, and each commit appends them all to
    * the WAL: checkpointing after every 1,000 pages (the default) would copy them back and fsync
    * after nearly every batch. 25,000 pages (100 MB of WAL) cut a million-row update from ~48 s to
@@ -158,32 +215,45 @@ export class SqliteDatabase implements Database {
   }
 
   /**
-   * better-sqlite3's online backup, into `<path>.part` renamed when complete: a file at `path`
-   * is always a whole copy, even if the process dies halfway.
+   * better-sqlite3's online backup, into a part file of its own renamed when complete: a file at
+   * `path` is always a whole copy, even if the process dies halfway. A failure to write it (a
+   * full disk) names the backup, not the database, and leaves nothing of the copy behind.
    */
   async backup(path: string): Promise<void> {
-    const part = `${path}.part`;
+    const part = `${path}.${randomBytes(6).toString('hex')}.part`;
+    const connection = this.connection();
     try {
       mkdirSync(dirname(path), { recursive: true });
-      await this.connection().backup(part);
+      await connection.backup(part);
       renameSync(part, path);
     } catch (error) {
-      if (existsSync(part)) rmSync(part, { force: true });
-      throw translateDbError(error, this.label);
+      for (const suffix of ['', '-journal', '-wal', '-shm']) rmSync(`${part}${suffix}`, { force: true });
+      const detail = error instanceof Error ? error.message : String(error);
+      throw new SluiceError('OUTPUT_FAILED', `Cannot write the backup to ${path}: ${detail}. Nothing was changed in ${this.label}.`, { cause: error });
     }
   }
 
   /**
    * The writer closes last: the last connection to close checkpoints the WAL into the database
-   * file and removes it, and a read-only one cannot, which would leave committed rows in the
-   * -wal file only (lost to anyone who copies the .db file alone).
+   * file and removes it. A file found in another journal mode gets it back (this needs the file
+   * to ourselves: if another process has it open, it stays in WAL).
    */
   async close(): Promise<void> {
+    this.#stopSpareThread();
     this.#readerStatements.clear();
     this.#reader?.close();
     this.#reader = undefined;
     this.#statements.clear();
-    this.#writer?.close();
+    const writer = this.#writer;
     this.#writer = undefined;
+    if (!writer) return;
+    if (writer.restoreJournal) {
+      try {
+        writer.connection.pragma(`journal_mode = ${writer.restoreJournal}`);
+      } catch {
+        // busy: another connection has the file open; WAL is a valid mode to leave it in
+      }
+    }
+    writer.connection.close();
   }
 }

@@ -1,14 +1,14 @@
 import { SluiceError } from '../core/errors.ts';
 
-export const DEFAULT_DATABASE_URL = 'sqlite:data/raffle.db';
-
 export type DatabaseLocation =
   | { readonly dialect: 'sqlite'; readonly path: string; readonly label: string }
   | { readonly dialect: 'postgres'; readonly connectionString: string; readonly label: string };
 
-/** `--db` wins over `DATABASE_URL`, which wins over the embedded default. */
-export function resolveDatabaseUrl(flag?: string, env: NodeJS.ProcessEnv = process.env): string {
-  return flag || env.DATABASE_URL || DEFAULT_DATABASE_URL;
+/** `--db` wins over `DATABASE_URL`, which wins over the app's default; with none of them, a usage error. */
+export function resolveDatabaseUrl(flag: string | undefined, fallback: string | undefined, env: NodeJS.ProcessEnv = process.env): string {
+  const url = flag || env.DATABASE_URL || fallback;
+  if (!url) throw new SluiceError('USAGE', 'Name a database: --db sqlite:path/to/file.db (or postgres://user@host:port/db), or set DATABASE_URL.');
+  return url;
 }
 
 /** The URL without its password, safe for logs and error messages. */
@@ -23,6 +23,9 @@ export function redactUrl(url: string): string {
 }
 
 export function parseDatabaseUrl(url: string): DatabaseLocation {
+  if (typeof url !== 'string' || url === '') {
+    throw new SluiceError('INVALID_DATABASE_URL', 'A database URL is needed: sqlite:path/to/file.db, a path ending in .db, or postgres://user@host:port/database (--db, or DATABASE_URL).');
+  }
   if (/^postgres(ql)?:\/\//i.test(url)) {
     return { dialect: 'postgres', connectionString: url, label: redactUrl(url) };
   }

@@ -1,8 +1,14 @@
 import type { Batch, Columns, Value } from '../core/types.ts';
+import { escapeFormula } from './formula.ts';
 
 const SPECIAL = /[\t\n\r\\\b\f\v]/;
 const SPECIAL_ALL = /[\t\n\r\\\b\f\v]/g;
 const ESCAPES: Record<string, string> = { '\t': '\\t', '\n': '\\n', '\r': '\\r', '\\': '\\\\', '\b': '\\b', '\f': '\\f', '\v': '\\v' };
+
+export interface TsvOptions {
+  /** Prefix formula-looking text cells with `'`, before the escapes (on by default, as for CSV). */
+  readonly escapeFormulas: boolean;
+}
 
 /**
  * PostgreSQL text-format escaping: tab, LF, CR and backslash become `\t`, `\n`, `\r`, `\\`, so
@@ -15,16 +21,23 @@ export function tsvField(value: Value): string {
   return SPECIAL.test(value) ? value.replace(SPECIAL_ALL, (c) => ESCAPES[c]!) : value;
 }
 
+/** A cell of a column: text gets the formula escape first (a spreadsheet opens TSV as readily as CSV). */
+function cell(value: Value, isText: boolean, options: TsvOptions): string {
+  return tsvField(isText && options.escapeFormulas && typeof value === 'string' ? escapeFormula(value) : value);
+}
+
 export function tsvHeader(columns: Columns): string {
   return columns.map((c) => tsvField(c.name)).join('\t') + '\n';
 }
 
-export function encodeTsvBatch(batch: Batch, width: number): string {
+export function encodeTsvBatch(batch: Batch, columns: Columns, options: TsvOptions): string {
+  const text = columns.map((c) => c.type === 'text');
+  const width = columns.length;
   let out = '';
   for (const row of batch) {
     for (let i = 0; i < width; i++) {
       if (i > 0) out += '\t';
-      out += tsvField(row[i] ?? null);
+      out += cell(row[i] ?? null, text[i]!, options);
     }
     out += '\n';
   }
@@ -32,8 +45,9 @@ export function encodeTsvBatch(batch: Batch, width: number): string {
 }
 
 /** One value per line (the first column), escaped as in TSV so a value can never split a line. */
-export function encodeLinesBatch(batch: Batch): string {
+export function encodeLinesBatch(batch: Batch, columns: Columns, options: TsvOptions): string {
+  const isText = columns[0]?.type === 'text';
   let out = '';
-  for (const row of batch) out += tsvField(row[0] ?? null) + '\n';
+  for (const row of batch) out += cell(row[0] ?? null, isText, options) + '\n';
   return out;
 }

@@ -4,6 +4,7 @@ import { createGzip } from 'node:zlib';
 import { SluiceError } from '../core/errors.ts';
 import type { Output } from '../core/output.ts';
 import type { OutputFormat } from '../core/types.ts';
+import { abortResponse } from './respond.ts';
 
 /** Whether an `Accept-Encoding` header admits gzip (`gzip`, `x-gzip` or `*`, with q > 0). */
 export function acceptsGzip(header: string | undefined): boolean {
@@ -27,16 +28,23 @@ export function safeFileName(name: string): string {
 
 const clientGone = () => new SluiceError('ABORTED', 'The client closed the connection.');
 
+/** A client that takes no data for this long is given up on (its run aborts and frees what it holds). */
+export const DEFAULT_SEND_TIMEOUT_MS = 60_000;
+
 /**
  * Writes into a ServerResponse with its backpressure: the run waits for 'drain', so a slow
- * client slows the database read instead of filling memory.
+ * client slows the database read instead of filling memory. A client that stops reading
+ * altogether (its socket open) would hold the run, its export slot and its database connection
+ * forever: after `sendTimeoutMs` without a drain the run fails with TIMEOUT instead.
  */
 class ResponseWriter extends Writable {
   readonly #res: ServerResponse;
+  readonly #sendTimeoutMs: number;
 
-  constructor(res: ServerResponse) {
+  constructor(res: ServerResponse, sendTimeoutMs: number) {
     super({ highWaterMark: 64 * 1024 });
     this.#res = res;
+    this.#sendTimeoutMs = sendTimeoutMs;
   }
 
   override _write(chunk: Buffer, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
@@ -53,31 +61,34 @@ class ResponseWriter extends Writable {
     res.end();
   }
 
-  /** `event`, or the connection closing first (then the run fails as aborted). */
+  /** `event`, the connection closing first (the run fails as aborted), or the send timeout. */
   #waitFor(event: 'drain' | 'finish', callback: (error?: Error | null) => void): void {
     const res = this.#res;
-    const done = () => {
+    let timer: NodeJS.Timeout | undefined;
+    const settle = (error: Error | null) => {
+      clearTimeout(timer);
       res.off(event, done);
       res.off('close', closed);
-      callback();
+      callback(error);
     };
-    const closed = () => {
-      res.off(event, done);
-      res.off('close', closed);
-      callback(res.writableFinished ? null : clientGone());
-    };
+    const done = () => settle(null);
+    const closed = () => settle(res.writableFinished ? null : clientGone());
     res.on(event, done);
     res.on('close', closed);
+    const ms = this.#sendTimeoutMs;
+    if (ms > 0) {
+      timer = setTimeout(() => settle(new SluiceError('TIMEOUT', `The client took no data for ${Math.round(ms / 1000)} s; the download was given up.`)), ms);
+    }
   }
 
   /**
-   * A run that fails once the body has started cannot change the status any more: destroying
+   * A run that fails once the body has started cannot change the status any more: resetting
    * the socket withholds the terminating chunk, so the client sees an incomplete transfer
    * rather than a clean end of a truncated file.
    */
   override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
     const res = this.#res;
-    if (error && res.headersSent && !res.writableFinished && !res.destroyed) res.destroy(error);
+    if (error && res.headersSent && !res.writableFinished) abortResponse(res, error);
     callback(error);
   }
 }
@@ -87,6 +98,8 @@ export interface HttpOutputOptions {
   /** Sent as `Content-Disposition: attachment; filename="..."`. */
   readonly fileName: string;
   readonly gzip: boolean;
+  /** Give up on a client that takes no data for this long (default 60 s; 0: never). */
+  readonly sendTimeoutMs?: number;
 }
 
 /** Headers the output sets, removed again if the run fails before the first body byte. */
@@ -99,14 +112,14 @@ export const OUTPUT_HEADERS = ['Content-Type', 'Content-Disposition', 'Content-E
  */
 export function httpOutput(res: ServerResponse, options: HttpOutputOptions): Output {
   return {
-    description: 'http',
+    description: `download ${safeFileName(options.fileName)}${options.gzip ? ' (gzip)' : ''}`,
     open() {
       res.statusCode = 200;
       res.setHeader('Content-Type', options.format.contentType);
       res.setHeader('Content-Disposition', `attachment; filename="${safeFileName(options.fileName)}"`);
       res.setHeader('Cache-Control', 'no-store');
       res.setHeader('X-Content-Type-Options', 'nosniff');
-      const writer = new ResponseWriter(res);
+      const writer = new ResponseWriter(res, options.sendTimeoutMs ?? DEFAULT_SEND_TIMEOUT_MS);
       if (!options.gzip) return [writer];
       res.setHeader('Content-Encoding', 'gzip');
       return [createGzip(), writer];

@@ -7,7 +7,7 @@ import { EXCEL_MAX_ROWS, type SheetPosition, columnWidths, planRows, sheetName, 
 import type { StreamingSheet, StreamingWorkbook } from './xlsx-workbook.ts';
 
 export interface XlsxSinkConfig {
-  /** The first sheet's name; later sheets are `<name> (2)`, `<name> (3)`, ... Default `Tickets`. */
+  /** The first sheet's name; later sheets are `<name> (2)`, `<name> (3)`, ... Default `Sheet1`, as Excel's. */
   readonly sheetName?: string;
   /** Rows per sheet, header included, before the next sheet starts. Default (and most): Excel's 1,048,576. */
   readonly maxRowsPerSheet?: number;
@@ -148,14 +148,18 @@ class XlsxEncoder extends Transform {
   }
 }
 
+function requireColumns(columns: Columns): void {
+  if (columns.length === 0) throw new SluiceError('INVALID_DEFINITION', 'needs at least one column.');
+}
+
 /**
  * An Excel workbook (exceljs's streaming writer, with backpressure): a bold, frozen, filtered
  * header; integers as numbers, timestamps as UTC date-times, all else as text; a new sheet
  * before Excel's row limit.
  */
-export function xlsxSink(config: XlsxSinkConfig = {}): EncoderSinkSpec {
+export function xlsxSink(config: XlsxSinkConfig = {}): EncoderSinkSpec<{}> {
   const settings: Settings = {
-    sheetName: config.sheetName ?? 'Tickets',
+    sheetName: config.sheetName ?? 'Sheet1',
     maxRowsPerSheet: config.maxRowsPerSheet ?? EXCEL_MAX_ROWS,
     dateFormat: config.dateFormat ?? 'yyyy-mm-dd hh:mm:ss.000',
   };
@@ -166,8 +170,9 @@ export function xlsxSink(config: XlsxSinkConfig = {}): EncoderSinkSpec {
     type: 'encoder',
     summary: `Excel workbook (sheets "${sheetName(settings.sheetName, 0)}", "${sheetName(settings.sheetName, 1)}", ... of at most ${settings.maxRowsPerSheet.toLocaleString('en-US')} rows)`,
     format: { extension: 'xlsx', contentType: 'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet' },
+    check: requireColumns,
     open(ctx, columns) {
-      if (columns.length === 0) throw new SluiceError('INVALID_DEFINITION', 'sink.xlsx needs at least one column.');
+      requireColumns(columns);
       return new XlsxEncoder(ctx, columns, settings);
     },
   };

@@ -1,7 +1,7 @@
 import { Readable } from 'node:stream';
-import { SluiceError } from '../core/errors.ts';
+import { columnIndex } from '../core/columns.ts';
 import type { Columns, Row, SourceSpec, Value } from '../core/types.ts';
-import { type Database, type Dialect, type SqlQuery, placeholder, quoteIdent } from '../db/database.ts';
+import { type Database, type Dialect, type SqlQuery, placeholder, quoteIdent } from '../core/database.ts';
 
 export interface SqlKeysetConfig {
   readonly summary: string;
@@ -15,6 +15,8 @@ export interface SqlKeysetConfig {
   /** A fixed SQL condition (no user input) the rows must meet, per dialect. */
   readonly where?: (dialect: Dialect) => string;
 }
+
+const DIALECTS: readonly Dialect[] = ['sqlite', 'postgres'];
 
 interface PageQueries {
   first(limit: number): SqlQuery;
@@ -56,8 +58,7 @@ export class KeysetReader extends Readable {
     this.#db = db;
     this.#queries = pageQueries(config, db.dialect);
     const key = keyOf(config, db.dialect);
-    this.#keyIndex = config.columns.findIndex((c) => c.name === key);
-    if (this.#keyIndex < 0) throw new SluiceError('INVALID_DEFINITION', `source.sql-keyset: key "${key}" is not among the columns.`);
+    this.#keyIndex = columnIndex(config.columns, key);
     this.#batchSize = batchSize;
   }
 
@@ -89,11 +90,14 @@ export class KeysetReader extends Readable {
 }
 
 /** Rows of one table meeting a fixed condition, in key order, read page by page (keyset pagination). */
-export function sqlKeyset(config: SqlKeysetConfig): SourceSpec {
+export function sqlKeyset(config: SqlKeysetConfig): SourceSpec<{}> {
   return {
     kind: 'source.sql-keyset',
     summary: config.summary,
     columns: config.columns,
+    check(columns) {
+      for (const dialect of DIALECTS) columnIndex(columns, keyOf(config, dialect));
+    },
     async count(ctx) {
       const db = await ctx.database();
       const where = config.where ? ` WHERE ${config.where(db.dialect)}` : '';

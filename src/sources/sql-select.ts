@@ -1,35 +1,97 @@
-import { buildCopy, buildCount, buildSelect, type SelectSpec } from '../db/select.ts';
+import { SluiceError } from '../core/errors.ts';
 import type { ParamSpecs } from '../core/params.ts';
-import type { SourceSpec } from '../core/types.ts';
+import { didYouMean } from '../core/suggest.ts';
+import type { ColumnType, KeySlice, SliceReader, SourceSpec, StageContext } from '../core/types.ts';
+import { openParallelExport } from '../db/parallel-export.ts';
+import { type Filter, type SelectSpec, type SliceRange, buildCopy, buildCount, buildRangeEnd, buildSelect } from '../db/select.ts';
 
-export interface SqlSelectConfig extends SelectSpec {
+export interface SqlSelectConfig<P extends ParamSpecs = ParamSpecs> extends SelectSpec {
   readonly summary: string;
   /** Parameters the filters read, when the source declares them rather than the pipeline. */
-  readonly params?: ParamSpecs;
+  readonly params?: P;
+  /**
+   * Set when `orderBy` is unique and never null (a primary key), to its type: the export can then
+   * be read in slices of that order, take checkpoints and resume (`sluice run --resume`).
+   * Without it sluice cannot know that rows after the last key written are exactly those not written yet.
+   */
+  readonly uniqueOrderBy?: ColumnType;
+}
+
+function requireDeclared(what: string, name: string, names: ReadonlySet<string>): void {
+  if (names.has(name)) return;
+  throw new SluiceError('INVALID_DEFINITION', `${what} reads parameter "${name}", which nothing declares (a filter on an undeclared parameter would export every row).${didYouMean(name, names)}`);
+}
+
+function filterLabel(filter: Filter): string {
+  return `the ${filter.op} filter on ${'columns' in filter ? filter.columns.join(', ') : filter.column}`;
+}
+
+/** Slices of the export in key order (see SliceReader), when its order is a declared unique key. */
+function sliceReader(config: SqlSelectConfig): SliceReader | undefined {
+  const keyType = config.uniqueOrderBy;
+  if (keyType === undefined) return undefined;
+  const range = (slice: KeySlice): SliceRange => ({ key: config.orderBy, keyType, ...slice });
+  return {
+    key: config.orderBy,
+    async end(ctx, after, rows) {
+      const db = await ctx.database();
+      const [row] = await db.query(buildRangeEnd(db.dialect, config, ctx.params, range({ after }), rows));
+      return row === undefined ? undefined : String(row[0]);
+    },
+    limit(ctx) {
+      const value = config.limitParam === undefined ? undefined : ctx.params[config.limitParam];
+      return typeof value === 'number' ? value : undefined;
+    },
+    async open(ctx, slice) {
+      const db = await ctx.database();
+      return db.streamBatches(buildSelect(db.dialect, config, ctx.params, range(slice)), { batchSize: ctx.batchSize });
+    },
+    async openEncoded(ctx, encoding, slice) {
+      const db = await ctx.database();
+      if (db.copyOut) return db.copyOut(buildCopy(config, ctx.params, encoding, range(slice)));
+      // Every slice but the last has an end: the next one follows.
+      const more = slice.through !== undefined;
+      return db.encodeRows?.(buildSelect(db.dialect, config, ctx.params, range(slice)), { columns: config.columns, encoding, batchSize: ctx.batchSize, more });
+    },
+  };
 }
 
 /**
  * Rows of one table, filtered by bound parameters and ordered by a key, streamed in batches:
- * a server-side cursor on PostgreSQL, a lazy iterator on SQLite.
+ * a server-side cursor on PostgreSQL, a lazy iterator on SQLite. Its filters read parameters by
+ * name (the pipeline's or its own), checked when the pipeline is defined.
  */
-export function sqlSelect(config: SqlSelectConfig): SourceSpec {
+export function sqlSelect<const P extends ParamSpecs = {}>(config: SqlSelectConfig<P>): SourceSpec<NoInfer<P>> {
   return {
     kind: 'source.sql-select',
     summary: config.summary,
     columns: config.columns,
     params: config.params,
-    async count(ctx, atMost) {
+    parallelEncoded: true,
+    check(_columns, names) {
+      for (const filter of config.filters ?? []) requireDeclared(filterLabel(filter), filter.param, names);
+      if (config.limitParam !== undefined) requireDeclared('the limit', config.limitParam, names);
+    },
+    // The filters may read any of the run's parameters: these see them all.
+    async count(ctx: StageContext, atMost) {
       const db = await ctx.database();
       const [row] = await db.query(buildCount(db.dialect, config, ctx.params, atMost));
       return Number(row?.[0] ?? 0);
     },
-    async open(ctx) {
+    async open(ctx: StageContext) {
       const db = await ctx.database();
       return db.streamBatches(buildSelect(db.dialect, config, ctx.params), { batchSize: ctx.batchSize });
     },
-    async openEncoded(ctx, encoding) {
+    slices: sliceReader(config),
+    /** PostgreSQL writes the bytes itself (COPY); SQLite reads and encodes in a worker thread. */
+    async openEncoded(ctx: StageContext, encoding) {
       const db = await ctx.database();
-      return db.copyOut?.(buildCopy(config, ctx.params, encoding));
+      if ((ctx.parallel ?? 1) > 1) {
+        const parallel = await openParallelExport(db, config, ctx, encoding);
+        if (parallel) return parallel;
+      }
+      if (db.copyOut) return db.copyOut(buildCopy(config, ctx.params, encoding));
+      return db.encodeRows?.(buildSelect(db.dialect, config, ctx.params), { columns: config.columns, encoding, batchSize: ctx.batchSize });
     },
   };
 }

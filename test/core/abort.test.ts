@@ -1,13 +1,13 @@
 import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { getPipeline } from '../../src/core/registry.ts';
-import { runPipeline } from '../../src/core/run.ts';
+import { bundledPipeline } from '../support/app.ts';
+import { runPipeline } from '../../src/index.ts';
 import { openDatabase } from '../../src/db/open.ts';
 import type { PostgresDatabase } from '../../src/db/postgres.ts';
 import { fileOutput } from '../../src/sinks/file-output.ts';
 import { sluice } from '../support/cli.ts';
 import { type ScratchDatabase, createScratchDatabase, openConnections, postgresAvailable } from '../support/postgres.ts';
-import { scratchDir } from '../support/sqlite.ts';
+import { partFilesOf, scratchDir } from '../support/sqlite.ts';
 
 const ROWS = 200_000;
 const dir = scratchDir();
@@ -49,8 +49,8 @@ describe('aborting a run', () => {
     const target = dir.file('sqlite-abort.csv');
     writeFileSync(target, 'previous\n');
     const controller = new AbortController();
-    const run = runPipeline(await getPipeline('export-csv'), { database: sqliteUrl, output: fileOutput(target), signal: controller.signal, params: { batchSize: 100 } });
-    await waitFor(() => existsSync(`${target}.part`), 5000);
+    const run = runPipeline(await bundledPipeline('export-csv'), { database: sqliteUrl, output: fileOutput(target), signal: controller.signal, params: { batchSize: 100 } });
+    await waitFor(() => partFilesOf(target).length > 0, 5000);
     setTimeout(() => controller.abort(), 50);
     await expect(run).rejects.toMatchObject({ code: 'ABORTED', exitCode: 130 });
     expect(partFiles()).toEqual([]);
@@ -63,14 +63,14 @@ describe('aborting a run', () => {
       const target = dir.file('pg-abort.csv');
       const controller = new AbortController();
       let started = false;
-      const run = runPipeline(await getPipeline('export-csv'), {
+      const run = runPipeline(await bundledPipeline('export-csv'), {
         database: db,
         output: fileOutput(target),
         signal: controller.signal,
         params: { batchSize: 200 },
         onStart: () => (started = true),
       });
-      await waitFor(() => started && existsSync(`${target}.part`), 5000);
+      await waitFor(() => started && partFilesOf(target).length > 0, 5000);
       await new Promise((r) => setTimeout(r, 100));
       expect(await openConnections(scratch!.name)).toBeGreaterThan(0);
       controller.abort();
@@ -90,7 +90,7 @@ describe('aborting a run', () => {
     const target = dir.file('cli-sigint.tsv');
     const result = await sluice(['run', 'export-all-tickets', '--db', sqliteUrl, '--out', target, '--batch-size', '100'], {
       onSpawn: (child) => {
-        void waitFor(() => existsSync(`${target}.part`), 10_000).then(() => setTimeout(() => child.kill('SIGINT'), 50));
+        void waitFor(() => partFilesOf(target).length > 0, 10_000).then(() => setTimeout(() => child.kill('SIGINT'), 50));
       },
     });
     expect(result.code).toBe(130);
@@ -103,7 +103,7 @@ describe('aborting a run', () => {
     const target = dir.file('cli-sigterm.csv');
     const result = await sluice(['run', 'export-csv', '--db', scratch!.url, '--out', target, '--batch-size', '100'], {
       onSpawn: (child) => {
-        void waitFor(() => existsSync(`${target}.part`), 10_000).then(() => setTimeout(() => child.kill('SIGTERM'), 50));
+        void waitFor(() => partFilesOf(target).length > 0, 10_000).then(() => setTimeout(() => child.kill('SIGTERM'), 50));
       },
     });
     expect(result.code).toBe(130);
@@ -115,9 +115,9 @@ describe('aborting a run', () => {
     const db = openDatabase(scratch!.url) as PostgresDatabase;
     try {
       const target = dir.file('pg-killed.csv');
-      const run = runPipeline(await getPipeline('export-csv'), { database: db, output: fileOutput(target), params: { batchSize: 100 } });
+      const run = runPipeline(await bundledPipeline('export-csv'), { database: db, output: fileOutput(target), params: { batchSize: 100 } });
       const outcome = run.catch((error: unknown) => error);
-      await waitFor(() => existsSync(`${target}.part`), 5000);
+      await waitFor(() => partFilesOf(target).length > 0, 5000);
       const { adminQuery } = await import('../support/postgres.ts');
       await adminQuery("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND application_name = 'sluice'", [scratch!.name]);
       expect(await outcome).toMatchObject({ code: 'CONNECTION_LOST' });

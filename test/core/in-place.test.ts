@@ -2,12 +2,12 @@ import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { definePipeline } from '../../src/core/define.ts';
-import { runPipeline } from '../../src/core/run.ts';
+import { runPipeline } from '../../src/index.ts';
 import type { Row, StageContext, TransformSpec } from '../../src/core/types.ts';
-import { SqlBinder } from '../../src/db/sql-binder.ts';
-import { ticketColumns } from '../../src/db/tickets.ts';
+import { SqlBinder } from '../../src/core/sql-binder.ts';
+import { ticketColumns } from '../../raffle/tickets.ts';
 import { sqlUpdate } from '../../src/sinks/sql-update.ts';
-import { demoTicket } from '../../src/sources/demo-tickets.ts';
+import { demoTicket } from '../../raffle/demo-tickets.ts';
 import { sqlKeyset } from '../../src/sources/sql-keyset.ts';
 import { mapRows } from '../../src/transforms/map-rows.ts';
 import { type ScratchDatabase, adminQuery, createScratchDatabase, postgresAvailable } from '../support/postgres.ts';
@@ -119,12 +119,10 @@ describe.each(ENGINES)('updating in place on $engine', ({ engine, skip }) => {
     expect((await dump(url)).every((r) => r[1] === 'void' && r[2] === STAMP)).toBe(true);
   });
 
-  it.skipIf(skip)('refuses a sink column that neither the source reads nor the SQL form sets, before any write', async () => {
-    const url = await seeded(engine, 'bad-column');
-    const run = runPipeline(voidPipeline(voidAvailable(), ['status', 'buyer_name']), { database: url });
-    await expect(run).rejects.toMatchObject({ code: 'INVALID_DEFINITION' });
-    await expect(run).rejects.toThrow(/updates "buyer_name", which neither the source reads nor transform.void-available sets in SQL/);
-    expect(await dump(url)).toEqual(await dump(await seeded(engine, 'bad-column-fresh')));
+  it.skipIf(skip)('refuses a sink column that no row carries when the pipeline is defined, before anything runs', async () => {
+    expect(() => voidPipeline(voidAvailable(), ['status', 'buyer_name'])).toThrow(
+      expect.objectContaining({ code: 'INVALID_DEFINITION', message: expect.stringMatching(/^Pipeline "void-available": sink\.sql-update: no column "buyer_name" \(the rows have id, status, updated_at\)\.$/) }),
+    );
   });
 
   it.skipIf(skip)('a page the database refuses is undone whole, earlier pages stay, later ones never run; the error says why', async () => {

@@ -41,7 +41,10 @@ describe('memory', () => {
     // Best of two runs each: a single sample can catch a GC at an unlucky moment.
     const smallPeak = Math.min(await peakRss(small, 's1'), await peakRss(small, 's2'));
     const largePeak = Math.min(await peakRss(large, 'l1'), await peakRss(large, 'l2'));
-    // Loading the table instead (the old `db.all()` way) would add well over 100 MB here.
-    expect(largePeak).toBeLessThan(smallPeak * 1.2);
+    // Loading the table instead (the old `db.all()` way) adds 185 MB for these 200,000 rows. A streaming
+    // run still grows a little while V8 sizes its heap to the workload (12-22 MB measured here, more on
+    // a loaded machine), so the bound is an absolute growth far below the table, not a ratio of two
+    // small numbers.
+    expect(largePeak - smallPeak).toBeLessThan(40 * 1024 * 1024);
   }, 120_000);
 });

@@ -33,3 +33,45 @@ describe('progress', () => {
     expect(progressBar(1234, undefined, 99.6)).toBe('1,234 rows 100 rows/s');
   });
 });
+
+describe('onProgress', () => {
+  it('reports rows, bytes and rate on a timer while the run moves data, and stops with it', async () => {
+    const { Readable, Writable: Sink } = await import('node:stream');
+    const { setTimeout: sleep } = await import('node:timers/promises');
+    const { definePipeline, runPipeline, csvSink } = await import('../../src/index.ts');
+    const slow = definePipeline({
+      name: 'slow',
+      description: 'Five batches, 30 ms apart',
+      params: {},
+      source: {
+        kind: 'source.slow',
+        summary: 'slow',
+        columns: [{ name: 'n', type: 'integer' }],
+        open: () =>
+          Readable.from(
+            (async function* () {
+              for (let i = 0; i < 5; i++) {
+                await sleep(30);
+                yield [[i], [i]];
+              }
+            })(),
+          ),
+      },
+      transforms: [],
+      sink: csvSink(),
+    });
+    const seen: Array<{ rows: number; bytesWritten: number; elapsedMs: number }> = [];
+    const output = { description: 'memory', open: () => [new Sink({ write: (_c, _e, cb) => cb() })] };
+    const result = await runPipeline(slow, { database: 'sqlite::memory:', output, onProgress: (p) => seen.push(p), progressIntervalMs: 20 });
+    const after = seen.length;
+    await sleep(60);
+    expect(seen.length).toBe(after);
+    expect(seen.length).toBeGreaterThanOrEqual(3);
+    const rows = seen.map((p) => p.rows);
+    expect(rows).toEqual([...rows].sort((a, b) => a - b));
+    expect(rows.at(-1)).toBeGreaterThan(0);
+    expect(rows.at(-1)).toBeLessThanOrEqual(result.rows);
+    expect(seen.at(-1)!.bytesWritten).toBeGreaterThan(0);
+    expect(seen.every((p, i) => i === 0 || p.elapsedMs >= seen[i - 1]!.elapsedMs)).toBe(true);
+  });
+});

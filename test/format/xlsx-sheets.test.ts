@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { EXCEL_MAX_ROWS, columnWidths, planRows, sheetName, validateSheetBaseName } from '../../src/format/xlsx-sheets.ts';
-import { TICKET_COLUMNS } from '../../src/db/tickets.ts';
+import { TICKET_COLUMNS } from '../../raffle/tickets.ts';
 
 describe('sheetName', () => {
   it('numbers continuation sheets from 2 and stays within 31 characters', () => {

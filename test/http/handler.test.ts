@@ -1,19 +1,19 @@
 import { once } from 'node:events';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { type RequestListener, type Server, createServer, request } from 'node:http';
 import { gunzipSync } from 'node:zlib';
 import { parse } from 'csv-parse/sync';
 import express from 'express';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Pipeline } from '../../src/core/define.ts';
-import { getPipeline } from '../../src/core/registry.ts';
-import { runPipeline } from '../../src/core/run.ts';
-import type { Database } from '../../src/db/database.ts';
+import { bundled, bundledPipeline } from '../support/app.ts';
+import { runPipeline } from '../../src/index.ts';
+import type { Database } from '../../src/core/database.ts';
 import { openDatabase } from '../../src/db/open.ts';
 import { pipelineHandler } from '../../src/http/handler.ts';
-import { createLimiter } from '../../src/http/limiter.ts';
-import { ServerMetrics } from '../../src/http/prometheus.ts';
-import { fileOutput } from '../../src/sinks/file-output.ts';
+import { type Limiter, createLimiter } from '../../src/http/limiter.ts';
+import { SluiceMetrics } from '../../src/metrics/prometheus.ts';
+import { sluice } from '../support/cli.ts';
 import { scratchDir } from '../support/sqlite.ts';
 import { AWKWARD_TICKETS, insertTickets } from '../support/tickets.ts';
 import { close, eventually, get, json, listen, memoryLogger, open, serverForSuite } from './client.ts';
@@ -24,13 +24,26 @@ const emptyUrl = `sqlite:${dir.file('no-table.db')}`;
 let database: Database;
 let noTable: Database;
 const limiter = createLimiter(1);
-const metrics = new ServerMetrics();
 
-/** What the CLI writes for the same pipeline and parameters (the same run, to a file). */
-async function cliBytes(name: string, params: Record<string, string> = {}): Promise<Buffer> {
-  const path = dir.file(`${name}-${Object.values(params).join('-')}.out`);
-  await runPipeline(await getPipeline(name), { params, database: dbUrl, output: fileOutput(path) });
-  return readFileSync(path);
+const cliRuns = new Map<string, Promise<Buffer>>();
+
+/**
+ * What the real CLI (`sluice run <name> --out -`, a child process) writes for the same pipeline
+ * and parameters. The table does not change, so each distinct run is made once.
+ */
+function cliBytes(name: string, params: Record<string, string> = {}): Promise<Buffer> {
+  const flags = Object.entries(params).flatMap(([param, value]) => [`--${param.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`, value]);
+  const args = ['run', name, '--db', dbUrl, '--out', '-', '--log-level', 'warn', ...flags];
+  const key = JSON.stringify(args);
+  let run = cliRuns.get(key);
+  if (!run) {
+    run = sluice(args).then(({ code, stdout, stderr }) => {
+      if (code !== 0 || stderr !== '') throw new Error(`sluice ${args.join(' ')} exited ${code}: ${stderr}`);
+      return stdout;
+    });
+    cliRuns.set(key, run);
+  }
+  return run;
 }
 
 function today(): string {
@@ -40,13 +53,13 @@ function today(): string {
 /** The same routes, mounted in Express and in a bare node:http server. */
 function routes(): Array<[string, ReturnType<typeof pipelineHandler>]> {
   return [
-    ['/export-csv', pipelineHandler('export-csv', { database, metrics })],
-    ['/number-barcode', pipelineHandler('number-barcode', { database })],
-    ['/export-all-barcodes', pipelineHandler('export-all-barcodes', { database })],
-    ['/plain-csv', pipelineHandler('export-csv', { database, gzip: false, fileName: 'tickets.csv' })],
-    ['/limited', pipelineHandler('export-csv', { database, limiter })],
-    ['/no-table', pipelineHandler('export-csv', { database: noTable })],
-    ['/writer', pipelineHandler('seed-tickets', { database })],
+    ['/export-csv', pipelineHandler('export-csv', { pipelines: bundled, database })],
+    ['/number-barcode', pipelineHandler('number-barcode', { pipelines: bundled, database })],
+    ['/export-all-barcodes', pipelineHandler('export-all-barcodes', { pipelines: bundled, database })],
+    ['/plain-csv', pipelineHandler('export-csv', { pipelines: bundled, database, gzip: false, fileName: 'tickets.csv' })],
+    ['/limited', pipelineHandler('export-csv', { pipelines: bundled, database, limiter })],
+    ['/no-table', pipelineHandler('export-csv', { pipelines: bundled, database: noTable })],
+    ['/writer', pipelineHandler('seed-tickets', { pipelines: bundled, database })],
   ];
 }
 
@@ -134,7 +147,7 @@ describe.each([
     expect(bad.status).toBe(400);
     expect(bad.headers['content-type']).toBe('application/json; charset=utf-8');
     expect(bad.headers['content-disposition']).toBeUndefined();
-    expect(json(bad)).toEqual({ error: 'Invalid value for parameter "status": expected one of available, sold, void, redeemed, got "bogus".' });
+    expect(json(bad)).toEqual({ error: 'Invalid value for parameter "status": expected one of available, sold, void, redeemed, got "bogus".', param: 'status' });
     const date = await get(`${at.url}/export-csv?soldFrom=2026-02-30`);
     expect(date.status).toBe(400);
     expect((json(date) as { error: string }).error).toContain('"soldFrom"');
@@ -198,31 +211,154 @@ describe.each([
   });
 });
 
+/**
+ * A real limiter of one slot that counts what the handler asks of it. `held` takes the slot on
+ * the test's behalf, as a running export would.
+ */
+function watchedLimiter(): { limiter: Limiter; acquired: () => number; released: () => number; hold: () => () => void; reset: () => void } {
+  let inner = createLimiter(1);
+  let acquired = 0;
+  let released = 0;
+  const limiter: Limiter = {
+    max: 1,
+    get active() {
+      return inner.active;
+    },
+    tryAcquire() {
+      acquired++;
+      const release = inner.tryAcquire();
+      if (!release) return undefined;
+      let done = false;
+      return () => {
+        if (!done) released++;
+        done = true;
+        release();
+      };
+    },
+  };
+  return {
+    limiter,
+    acquired: () => acquired,
+    released: () => released,
+    hold: () => inner.tryAcquire()!,
+    reset: () => {
+      inner = createLimiter(1);
+      acquired = 0;
+      released = 0;
+    },
+  };
+}
+
+/** A request of any method; the reply's status and body. */
+function send(method: string, url: string): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    request(url, { method, agent: false }, (res) => {
+      let body = '';
+      res.on('data', (chunk: Buffer) => (body += chunk.toString('utf8')));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+    })
+      .on('error', reject)
+      .end();
+  });
+}
+
+const BAD_REQUESTS: Array<[string, string, string, number]> = [
+  ['an invalid value', 'GET', '/guarded?status=bogus', 400],
+  ['a bad date', 'GET', '/guarded?soldFrom=2026-02-30', 400],
+  ['an unknown parameter', 'GET', '/guarded?stauts=sold', 400],
+  ['a repeated parameter', 'GET', '/guarded?status=sold&status=void', 400],
+  ['a bad batchSize', 'GET', '/guarded?batchSize=0', 400],
+  ['HEAD', 'HEAD', '/guarded', 405],
+  ['POST', 'POST', '/guarded?status=sold', 405],
+  ['DELETE', 'DELETE', '/guarded', 405],
+  ['a pipeline that writes to a database', 'GET', '/guarded-writer?count=5', 404],
+];
+
+describe.each([
+  ['Express', true],
+  ['node:http', false],
+])('a bad request never takes an export slot (%s)', (_name, useExpress) => {
+  const watch = watchedLimiter();
+  const at = serverForSuite(() => {
+    const guarded = pipelineHandler('export-csv', { pipelines: bundled, database, limiter: watch.limiter });
+    const writer = pipelineHandler('seed-tickets', { pipelines: bundled, database, limiter: watch.limiter });
+    if (useExpress) {
+      const app = express();
+      app.all('/guarded', guarded); // every method reaches the handler, which answers 405 itself
+      app.all('/guarded-writer', writer);
+      return createServer(app);
+    }
+    return createServer((req, res) => (new URL(req.url ?? '/', 'http://x').pathname === '/guarded' ? guarded : writer)(req, res));
+  });
+
+  it.each(BAD_REQUESTS)('%s: answered without asking the limiter, and a good request still gets the slot', async (_what, method, path, status) => {
+    watch.reset();
+    const bad = await send(method, `${at.url}${path}`);
+    expect(bad.status).toBe(status);
+    expect(watch.acquired()).toBe(0);
+    expect(watch.limiter.active).toBe(0);
+    const good = await get(`${at.url}/guarded?status=sold`);
+    expect(good.status).toBe(200);
+    expect(good.body.toString('utf8')).toMatch(/^id,ticket_number,barcode,/);
+    expect([watch.acquired(), watch.released(), watch.limiter.active]).toEqual([1, 1, 0]);
+  });
+
+  it.each(BAD_REQUESTS)('%s: gets its own answer, not 503, while every slot is taken', async (_what, method, path, status) => {
+    watch.reset();
+    const release = watch.hold();
+    try {
+      const bad = await send(method, `${at.url}${path}`);
+      expect(bad.status).toBe(status);
+      expect(watch.acquired()).toBe(0);
+      // The slot is still taken: a good request is the one that waits.
+      expect((await get(`${at.url}/guarded?status=sold`)).status).toBe(503);
+    } finally {
+      release();
+    }
+    expect(watch.limiter.active).toBe(0);
+  });
+});
+
 describe('handler metrics', () => {
-  it('fed the Prometheus counters from the run summaries', () => {
-    const text = metrics.render();
-    expect(text).toMatch(/^sluice_runs_finished_total\{pipeline="export-csv",status="succeeded"\} [1-9]/m);
-    expect(text).toMatch(/^sluice_runs_failed_total\{pipeline="export-csv",code="NO_ROWS"\} 2$/m);
-    expect(text).toMatch(/^sluice_active_exports 0$/m);
+  // Its own counters and its own requests: nothing another test did shows up here.
+  const stats = new SluiceMetrics();
+  const at = serverForSuite(() => createServer(pipelineHandler('export-csv', { pipelines: bundled, database, metrics: stats })));
+
+  it('fed the Prometheus counters from the run summaries', async () => {
+    expect((await get(`${at.url}/?status=sold`)).status).toBe(200);
+    expect((await get(`${at.url}/?status=void&category=standard`)).status).toBe(404);
+    expect((await get(`${at.url}/?status=void&category=standard`)).status).toBe(404);
+    // A refused request runs nothing, so it counts nowhere.
+    expect((await get(`${at.url}/?status=bogus`)).status).toBe(400);
+    // The response can reach the client just before the run's promise settles on the server.
+    const settled = await eventually(async () => stats.render(), (text) => /^sluice_active_runs 0$/m.test(text) && /status="succeeded"\} 1$/m.test(text), 2000);
+    const text = settled.value;
+    expect(text).toMatch(/^sluice_runs_started_total\{pipeline="export-csv"\} 3$/m);
+    expect(text).toMatch(/^sluice_runs_finished_total\{pipeline="export-csv",status="succeeded"\} 1$/m);
+    // "No tickets found" is a refusal, not a failure: an alert on failed runs must not fire for it.
+    expect(text).toMatch(/^sluice_runs_finished_total\{pipeline="export-csv",status="refused"\} 2$/m);
+    expect(text).toMatch(/^sluice_runs_finished_total\{pipeline="export-csv",status="failed"\} 0$/m);
+    expect(text).not.toMatch(/code="NO_ROWS"/);
+    expect(text).toMatch(/^sluice_active_runs 0$/m);
   });
 });
 
 describe('client disconnect on SQLite', () => {
   it('stops the iteration and ends the run as aborted', async () => {
     const url = `sqlite:${dir.file('big.db')}`;
-    await runPipeline(await getPipeline('seed-tickets'), { params: { count: 200_000, batchSize: 5000 }, database: url });
+    await runPipeline(await bundledPipeline('seed-tickets'), { params: { count: 200_000, batchSize: 5000 }, database: url });
     const big = openDatabase(url);
     const { logger, records } = memoryLogger();
-    const stats = new ServerMetrics();
-    const server = createServer(pipelineHandler('export-csv', { database: big, logger, metrics: stats }));
+    const stats = new SluiceMetrics();
+    const server = createServer(pipelineHandler('export-csv', { pipelines: bundled, database: big, logger, metrics: stats }));
     const base = await listen(server);
     try {
       const res = await open(`${base}/`);
       expect(res.statusCode).toBe(200);
       await once(res, 'data');
-      expect(stats.activeExports).toBe(1);
+      expect(stats.activeRuns).toBe(1);
       res.destroy();
-      const ended = await eventually(async () => stats.activeExports, (n) => n === 0, 2000);
+      const ended = await eventually(async () => stats.activeRuns, (n) => n === 0, 2000);
       expect(ended.ok).toBe(true);
       const record = records.find((r) => r.msg === 'export aborted: the client closed the connection');
       const summary = record?.summary as { status: string; rows: number } | undefined;

@@ -2,15 +2,16 @@ import { spawnSync } from 'node:child_process';
 import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
 import { type Server, createServer } from 'node:http';
+import { connect } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import express from 'express';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { getPipeline } from '../../src/core/registry.ts';
-import { runPipeline } from '../../src/core/run.ts';
+import { bundled, bundledPipeline } from '../support/app.ts';
+import { runPipeline } from '../../src/index.ts';
 import { PostgresDatabase } from '../../src/db/postgres.ts';
 import { openDatabase } from '../../src/db/open.ts';
 import { pipelineHandler } from '../../src/http/handler.ts';
-import { ServerMetrics } from '../../src/http/prometheus.ts';
+import { SluiceMetrics } from '../../src/metrics/prometheus.ts';
 import { type ScratchDatabase, adminQuery, createScratchDatabase, openConnections, postgresAvailable } from '../support/postgres.ts';
 import { scratchDir } from '../support/sqlite.ts';
 import { close, collect, eventually, get, listen, memoryLogger, open, serverForSuite } from './client.ts';
@@ -32,12 +33,12 @@ describe.skipIf(!pgOk)('pipeline handlers on PostgreSQL', () => {
   const dir = scratchDir('sluice-http-pg-');
   let scratch: ScratchDatabase;
   let database: PostgresDatabase;
-  const metrics = new ServerMetrics();
+  const metrics = new SluiceMetrics();
   const { logger, records } = memoryLogger();
 
   beforeAll(async () => {
     scratch = await createScratchDatabase();
-    await runPipeline(await getPipeline('seed-tickets'), { params: { count: ROWS, batchSize: 5000 }, database: scratch.url });
+    await runPipeline(await bundledPipeline('seed-tickets'), { params: { count: ROWS, batchSize: 5000 }, database: scratch.url });
     database = openDatabase(scratch.url) as PostgresDatabase;
   });
 
@@ -48,7 +49,7 @@ describe.skipIf(!pgOk)('pipeline handlers on PostgreSQL', () => {
   });
 
   function routes(): Array<[string, ReturnType<typeof pipelineHandler>]> {
-    return [['/export-csv', pipelineHandler('export-csv', { database, metrics, logger })]];
+    return [['/export-csv', pipelineHandler('export-csv', { pipelines: bundled, database, metrics, logger })]];
   }
   const servers: Array<[string, () => Server]> = [
     [
@@ -92,7 +93,7 @@ describe.skipIf(!pgOk)('pipeline handlers on PostgreSQL', () => {
 
     it('cancels the query and releases its connection within a second when the client disconnects', async () => {
       const baseline = await openConnections(scratch.name);
-      const before = metrics.render().match(/status="aborted"\} (\d+)/)?.[1] ?? '0';
+      const before = (await metrics.render()).match(/status="aborted"\} (\d+)/)?.[1] ?? '0';
       const res = await open(`${at.url}/export-csv`);
       expect(res.statusCode).toBe(200);
       await once(res, 'data');
@@ -108,8 +109,8 @@ describe.skipIf(!pgOk)('pipeline handlers on PostgreSQL', () => {
       expect(released.value).toMatchObject({ busy: 0, checkedOut: 0 });
       expect(released.value.open).toBeLessThanOrEqual(baseline);
       expect(released.ok).toBe(true);
-      await eventually(async () => metrics.activeExports, (n) => n === 0, 2000);
-      const after = metrics.render().match(/status="aborted"\} (\d+)/)?.[1];
+      await eventually(async () => metrics.activeRuns, (n) => n === 0, 2000);
+      const after = (await metrics.render()).match(/status="aborted"\} (\d+)/)?.[1];
       expect(Number(after)).toBe(Number(before) + 1);
       // The pool still serves the next request.
       const next = await get(`${at.url}/export-csv?limit=10`);
@@ -145,6 +146,35 @@ describe.skipIf(!pgOk)('pipeline handlers on PostgreSQL', () => {
       expect(summary.rows).toBeLessThan(ROWS);
       expect(database.pool.totalCount - database.pool.idleCount).toBe(0);
       expect((await get(`${at.url}/export-csv?limit=10`)).status).toBe(200);
+    });
+
+    it('resets the connection of an HTTP/1.0 client (no framing: a close would look complete) when the database fails mid-stream', async () => {
+      records.length = 0;
+      const { hostname, port } = new URL(at.url);
+      const socket = connect(Number(port), hostname);
+      socket.write('GET /export-csv HTTP/1.0\r\nHost: localhost\r\n\r\n');
+      const ending = new Promise<{ error: string | undefined; bytes: number; head: string }>((resolve) => {
+        const chunks: Buffer[] = [];
+        let error: string | undefined;
+        socket.on('data', (chunk: Buffer) => chunks.push(chunk));
+        socket.on('error', (e: NodeJS.ErrnoException) => (error = e.code));
+        socket.on('close', () => {
+          const all = Buffer.concat(chunks);
+          resolve({ error, bytes: all.length, head: all.subarray(0, 200).toString('latin1') });
+        });
+      });
+      await once(socket, 'data');
+      // The socket keeps reading (a paused socket may lose the reset's error on Linux): the
+      // server is still streaming well after the backend dies (the COPY of 200,000 rows takes
+      // far longer than the kill).
+      const killed = await adminQuery<{ pid: number }>("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'sluice' AND datname = $1", [scratch.name]);
+      expect(killed.length).toBeGreaterThan(0);
+      const reply = await ending;
+      expect(reply.head).toMatch(/^HTTP\/1\.1 200 OK\r\n/);
+      expect(reply.head).not.toMatch(/transfer-encoding: chunked/i);
+      const logged = records.map((r) => `${r.level} ${String(r.msg)}`);
+      expect(reply.error, JSON.stringify({ ...reply, head: reply.head.slice(0, 120), logged })).toBe('ECONNRESET');
+      await eventually(async () => database.pool.totalCount - database.pool.idleCount, (n) => n === 0, 2000);
     });
   });
 });

@@ -4,9 +4,9 @@ import { fileURLToPath } from 'node:url';
 import ExcelJS from 'exceljs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { describePipeline } from '../../src/core/describe.ts';
-import { getPipeline, loadPipelines } from '../../src/core/registry.ts';
-import { runPipeline } from '../../src/core/run.ts';
-import type { Database } from '../../src/db/database.ts';
+import { bundled, bundledPipeline, raffleServer } from '../support/app.ts';
+import { runPipeline } from '../../src/index.ts';
+import type { Database } from '../../src/core/database.ts';
 import { openDatabase } from '../../src/db/open.ts';
 import { type SluiceServer, createSluiceServer } from '../../src/http/server.ts';
 import { fileOutput } from '../../src/sinks/file-output.ts';
@@ -29,14 +29,14 @@ let base: string;
 
 async function cliBytes(name: string, params: Record<string, string> = {}): Promise<Buffer> {
   const path = dir.file(`${name}-${Object.values(params).join('-')}.out`);
-  await runPipeline(await getPipeline(name), { params, database: dbUrl, output: fileOutput(path) });
+  await runPipeline(await bundledPipeline(name), { params, database: dbUrl, output: fileOutput(path) });
   return readFileSync(path);
 }
 
 beforeAll(async () => {
   database = openDatabase(dbUrl, { create: true });
   await insertTickets(database, AWKWARD_TICKETS);
-  sluice = createSluiceServer({ database, token: TOKEN, maxConcurrent: 2 });
+  sluice = createSluiceServer({ ...(await raffleServer()), database, token: TOKEN, maxConcurrent: 2 });
   base = await listen(sluice.server);
 });
 
@@ -76,7 +76,7 @@ describe('sluice server routes', () => {
   it('lists every pipeline with its parameters', async () => {
     const reply = await get(`${base}/api/pipelines`, auth);
     expect(reply.status).toBe(200);
-    const expected = [...(await loadPipelines()).values()].map(describePipeline);
+    const expected = [...(await bundled).values()].map(describePipeline);
     expect(json(reply)).toEqual(JSON.parse(JSON.stringify(expected)));
     const names = (json(reply) as Array<{ name: string }>).map((p) => p.name);
     expect(names).toContain('export-csv');
@@ -134,10 +134,10 @@ describe('sluice server routes', () => {
     const text = metrics.body.toString('utf8');
     expect(text).toMatch(/^# TYPE sluice_runs_started_total counter$/m);
     expect(text).toMatch(/^sluice_runs_finished_total\{pipeline="export-csv",status="succeeded"\} [1-9]\d*$/m);
-    expect(text).toMatch(/^sluice_runs_failed_total\{pipeline="export-csv",code="NO_ROWS"\} 1$/m);
+    expect(text).toMatch(/^sluice_runs_finished_total\{pipeline="export-csv",status="refused"\} 1$/m);
     expect(text).toMatch(/^sluice_rows_exported_total\{pipeline="number-barcode"\} 6$/m);
     expect(text).toMatch(/^sluice_bytes_exported_total\{pipeline="number-barcode"\} [1-9]\d*$/m);
-    expect(text).toMatch(/^sluice_active_exports 0$/m);
+    expect(text).toMatch(/^sluice_active_runs 0$/m);
     expect(text).toMatch(/^sluice_run_duration_seconds_count\{pipeline="export-csv"\} [1-9]\d*$/m);
   });
 

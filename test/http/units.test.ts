@@ -5,7 +5,9 @@ import { bearerToken, tokenMatches } from '../../src/http/auth.ts';
 import { queryParams } from '../../src/http/handler.ts';
 import { acceptsGzip, datedFileName, safeFileName } from '../../src/http/http-output.ts';
 import { createLimiter } from '../../src/http/limiter.ts';
-import { ServerMetrics } from '../../src/http/prometheus.ts';
+import { Registry, collectDefaultMetrics } from 'prom-client';
+import { SluiceMetrics } from '../../src/metrics/prometheus.ts';
+import { parseMetrics, sampleValue } from '../support/prometheus.ts';
 import { publicError } from '../../src/http/respond.ts';
 
 describe('acceptsGzip', () => {
@@ -101,9 +103,9 @@ function summary(status: RunSummary['status'], rows: number, bytes: number, dura
   };
 }
 
-describe('ServerMetrics', () => {
-  it('renders counters, the active gauge and the duration histogram from run summaries', () => {
-    const metrics = new ServerMetrics();
+describe('SluiceMetrics', () => {
+  it('renders counters, the active gauge and the duration histogram from run summaries', async () => {
+    const metrics = new SluiceMetrics();
     metrics.runStarted('export-csv');
     metrics.runStarted('export-csv');
     metrics.runStarted('export-csv');
@@ -111,26 +113,60 @@ describe('ServerMetrics', () => {
     metrics.runEnded('export-csv', summary('succeeded', 1000, 5000, 400));
     metrics.runEnded('export-csv', summary('failed', 10, 50, 2000, 'CONNECTION_LOST'));
     metrics.runEnded('export-csv', summary('aborted', 5, 20, 7000, 'ABORTED'));
-    const text = metrics.render();
+    const text = await metrics.render();
     const lines = text.split('\n');
     expect(lines).toContain('sluice_runs_started_total{pipeline="export-csv"} 4');
     expect(lines).toContain('sluice_runs_finished_total{pipeline="export-csv",status="succeeded"} 1');
     expect(lines).toContain('sluice_runs_finished_total{pipeline="export-csv",status="failed"} 1');
     expect(lines).toContain('sluice_runs_finished_total{pipeline="export-csv",status="aborted"} 1');
+    expect(lines).toContain('sluice_runs_finished_total{pipeline="export-csv",status="refused"} 0');
     expect(lines).toContain('sluice_runs_failed_total{pipeline="export-csv",code="CONNECTION_LOST"} 1');
     expect(lines).toContain('sluice_rows_exported_total{pipeline="export-csv"} 1015');
     expect(lines).toContain('sluice_bytes_exported_total{pipeline="export-csv"} 5070');
-    expect(lines).toContain('sluice_active_exports 1');
-    expect(lines).toContain('sluice_run_duration_seconds_bucket{pipeline="export-csv",le="0.5"} 1');
-    expect(lines).toContain('sluice_run_duration_seconds_bucket{pipeline="export-csv",le="2.5"} 2');
-    expect(lines).toContain('sluice_run_duration_seconds_bucket{pipeline="export-csv",le="+Inf"} 3');
+    expect(lines).toContain('sluice_active_runs 1');
+    expect(lines).toContain('sluice_run_duration_seconds_bucket{le="0.5",pipeline="export-csv"} 1');
+    expect(lines).toContain('sluice_run_duration_seconds_bucket{le="2.5",pipeline="export-csv"} 2');
+    expect(lines).toContain('sluice_run_duration_seconds_bucket{le="+Inf",pipeline="export-csv"} 3');
     expect(lines).toContain('sluice_run_duration_seconds_sum{pipeline="export-csv"} 9.4');
-    expect(text.endsWith('\n')).toBe(true);
-    // Every sample belongs to a declared family.
-    const families = new Set(lines.filter((l) => l.startsWith('# TYPE ')).map((l) => l.split(' ')[2]));
-    for (const line of lines.filter((l) => l && !l.startsWith('#'))) {
-      const name = line.split(/[{ ]/)[0]!.replace(/_(bucket|sum|count)$/, '');
-      expect(families.has(name) || families.has(line.split(/[{ ]/)[0]!), line).toBe(true);
-    }
+    const families = parseMetrics(text);
+    // prom-client's process metrics come with a registry of sluice's own.
+    for (const name of ['process_resident_memory_bytes', 'nodejs_heap_size_used_bytes', 'nodejs_eventloop_lag_seconds', 'nodejs_gc_duration_seconds']) expect(families.has(name), name).toBe(true);
+  });
+
+  it('counts scheduled jobs: outcomes, skips for overlap and the time of the last success, from before the first fire', async () => {
+    const metrics = new SluiceMetrics();
+    metrics.jobScheduled('nightly');
+    let families = parseMetrics(await metrics.render());
+    expect(sampleValue(families, 'sluice_job_last_success_timestamp_seconds', { job: 'nightly' })).toBe(0);
+    expect(sampleValue(families, 'sluice_job_skipped_total', { job: 'nightly', reason: 'overlap' })).toBe(0);
+    metrics.runStarted('export-csv');
+    metrics.runEnded('export-csv', summary('succeeded', 10, 50, 100));
+    metrics.jobSucceeded('nightly', new Date('2026-12-01T02:00:05Z'));
+    metrics.jobFinished('nightly', 'succeeded');
+    metrics.runStarted('export-csv');
+    metrics.runSkipped('export-csv');
+    metrics.jobSkipped('nightly', 'overlap');
+    metrics.jobFinished('nightly', 'skipped');
+    families = parseMetrics(await metrics.render());
+    expect(sampleValue(families, 'sluice_job_last_success_timestamp_seconds', { job: 'nightly' })).toBe(Date.parse('2026-12-01T02:00:05Z') / 1000);
+    expect(sampleValue(families, 'sluice_job_skipped_total', { job: 'nightly', reason: 'overlap' })).toBe(1);
+    expect(sampleValue(families, 'sluice_job_runs_total', { job: 'nightly', status: 'skipped' })).toBe(1);
+    expect(sampleValue(families, 'sluice_job_runs_total', { job: 'nightly', status: 'succeeded' })).toBe(1);
+    // A skipped run is neither failed nor still active.
+    expect(sampleValue(families, 'sluice_runs_finished_total', { pipeline: 'export-csv', status: 'failed' })).toBe(0);
+    expect(sampleValue(families, 'sluice_runs_finished_total', { pipeline: 'export-csv', status: 'skipped' })).toBe(1);
+    expect(sampleValue(families, 'sluice_active_runs')).toBe(0);
+  });
+
+  it("registers in the app's own registry when given one, next to the app's metrics, without process metrics twice", async () => {
+    const registry = new Registry();
+    collectDefaultMetrics({ register: registry });
+    const metrics = new SluiceMetrics({ registry });
+    metrics.runStarted('export-csv');
+    const families = parseMetrics(await registry.metrics());
+    expect(sampleValue(families, 'sluice_runs_started_total', { pipeline: 'export-csv' })).toBe(1);
+    expect(families.has('process_resident_memory_bytes')).toBe(true);
+    // Two instances in one process keep apart.
+    expect(sampleValue(parseMetrics(await new SluiceMetrics().render()), 'sluice_active_runs')).toBe(0);
   });
 });

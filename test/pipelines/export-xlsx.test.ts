@@ -1,11 +1,11 @@
-import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { readFileSync, readdirSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunSummary } from '../../src/core/metrics.ts';
 import type { Row } from '../../src/core/types.ts';
-import { demoTicket } from '../../src/sources/demo-tickets.ts';
+import { demoTicket } from '../../raffle/demo-tickets.ts';
 import { sluice } from '../support/cli.ts';
 import { createScratchDatabase, postgresAvailable, type ScratchDatabase } from '../support/postgres.ts';
-import { scratchDir } from '../support/sqlite.ts';
+import { partFilesOf, scratchDir } from '../support/sqlite.ts';
 import { seedTickets } from '../support/tickets.ts';
 import { readXlsx } from '../support/xlsx.ts';
 
@@ -75,7 +75,7 @@ describe('export-xlsx outputs', () => {
       const result = await sluice(['run', 'export-xlsx', '--db', url, '--limit', '10', '--log-level', 'warn'], { cwd: cwd.path });
       expect(result.code).toBe(0);
       expect(xlsxIds(cwd.file('out/export-xlsx.xlsx'))).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
-      expect(existsSync(cwd.file('out/export-xlsx.xlsx.part'))).toBe(false);
+      expect(partFilesOf(cwd.file('out/export-xlsx.xlsx'))).toEqual([]);
     } finally {
       cwd.remove();
     }

@@ -1,12 +1,12 @@
-import { existsSync, readdirSync } from 'node:fs';
+import { readdirSync } from 'node:fs';
 import { parse } from 'csv-parse/sync';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SluiceError } from '../../src/core/errors.ts';
 import { openDatabase } from '../../src/db/open.ts';
-import { TICKET_COLUMNS } from '../../src/db/tickets.ts';
+import { TICKET_COLUMNS } from '../../raffle/tickets.ts';
 import { type ScratchDatabase, createScratchDatabase, postgresAvailable } from '../support/postgres.ts';
 import { exportTo } from '../support/run.ts';
-import { scratchDir } from '../support/sqlite.ts';
+import { partFilesOf, scratchDir } from '../support/sqlite.ts';
 import { AWKWARD_TICKETS, insertTickets, seedTickets } from '../support/tickets.ts';
 
 const HEADER = TICKET_COLUMNS.map((c) => c.name);
@@ -26,11 +26,18 @@ const EXPECTED: Record<string, string> = {
     '1\tT-0001\t00012345\tstandard\t500\tsold\tAnn "Nancy" O\'Neil\tann@example.com\t+15551234567\tbox office\t2026-01-01T00:00:07.000Z\t2026-01-01T00:00:00.000Z\t2026-01-01T00:00:07.000Z\n' +
     '2\tT-0002\t00000001\tvip\t2500\tavailable\t\t\t\t\t\t2026-01-02T10:20:30.123Z\t2026-01-02T10:20:30.123Z\n' +
     '3\tT-0003\t12345678\tstudent, discounted\t250\tsold\tLine\\nBreak\tcrlf\\r\\nuser@example.com\t-12.5\t\t2026-02-28T23:59:59.999Z\t2026-01-03T00:00:00.000Z\t2026-02-28T23:59:59.999Z\n' +
-    '4\tT-0004\t0000000A\tearly-bird\t300\tredeemed\t=HYPERLINK("http://evil","x")\t@SUM(A1)\t+1 (555) 010-9999\ttab\\there\t2026-03-01T00:00:00.000Z\t2026-01-04T00:00:00.000Z\t2026-03-01T00:00:00.000Z\n' +
-    '5\tT-0005\t99999999\tvip\t0\tvoid\t  padded  \tback\\\\slash@example.com\t+cmd|calc\t-2+3\t\t2026-01-05T00:00:00.000Z\t2026-01-05T00:00:00.000Z\n' +
-    '6\tT-0006\t00000042\tstandard\t500\tsold\tZoë Ünïcødé 🎟️ 日本\tzoe@example.com\t\\t+15550000000\t\\rcarriage\t2026-01-06T12:00:00.500Z\t2026-01-06T00:00:00.000Z\t2026-01-06T12:00:00.500Z\n',
+    '4\tT-0004\t0000000A\tearly-bird\t300\tredeemed\t\'=HYPERLINK("http://evil","x")\t\'@SUM(A1)\t+1 (555) 010-9999\ttab\\there\t2026-03-01T00:00:00.000Z\t2026-01-04T00:00:00.000Z\t2026-03-01T00:00:00.000Z\n' +
+    '5\tT-0005\t99999999\tvip\t0\tvoid\t  padded  \tback\\\\slash@example.com\t\'+cmd|calc\t\'-2+3\t\t2026-01-05T00:00:00.000Z\t2026-01-05T00:00:00.000Z\n' +
+    '6\tT-0006\t00000042\tstandard\t500\tsold\tZoë Ünïcødé 🎟️ 日本\tzoe@example.com\t\'\\t+15550000000\t\'\\rcarriage\t2026-01-06T12:00:00.500Z\t2026-01-06T00:00:00.000Z\t2026-01-06T12:00:00.500Z\n',
   'number-barcode': 'ticket_number,barcode\nT-0001,00012345\nT-0002,00000001\nT-0003,12345678\nT-0004,0000000A\nT-0005,99999999\nT-0006,00000042\n',
   'export-all-barcodes': '00012345\n00000001\n12345678\n0000000A\n99999999\n00000042\n',
+  'export-ndjson':
+    "{\"id\":1,\"ticket_number\":\"T-0001\",\"barcode\":\"00012345\",\"category\":\"standard\",\"price_cents\":500,\"status\":\"sold\",\"buyer_name\":\"Ann \\\"Nancy\\\" O'Neil\",\"buyer_email\":\"ann@example.com\",\"buyer_phone\":\"+15551234567\",\"seller\":\"box office\",\"sold_at\":\"2026-01-01T00:00:07.000Z\",\"created_at\":\"2026-01-01T00:00:00.000Z\",\"updated_at\":\"2026-01-01T00:00:07.000Z\"}\n" +
+    "{\"id\":2,\"ticket_number\":\"T-0002\",\"barcode\":\"00000001\",\"category\":\"vip\",\"price_cents\":2500,\"status\":\"available\",\"buyer_name\":null,\"buyer_email\":null,\"buyer_phone\":null,\"seller\":null,\"sold_at\":null,\"created_at\":\"2026-01-02T10:20:30.123Z\",\"updated_at\":\"2026-01-02T10:20:30.123Z\"}\n" +
+    "{\"id\":3,\"ticket_number\":\"T-0003\",\"barcode\":\"12345678\",\"category\":\"student, discounted\",\"price_cents\":250,\"status\":\"sold\",\"buyer_name\":\"Line\\nBreak\",\"buyer_email\":\"crlf\\r\\nuser@example.com\",\"buyer_phone\":\"-12.5\",\"seller\":\"\",\"sold_at\":\"2026-02-28T23:59:59.999Z\",\"created_at\":\"2026-01-03T00:00:00.000Z\",\"updated_at\":\"2026-02-28T23:59:59.999Z\"}\n" +
+    "{\"id\":4,\"ticket_number\":\"T-0004\",\"barcode\":\"0000000A\",\"category\":\"early-bird\",\"price_cents\":300,\"status\":\"redeemed\",\"buyer_name\":\"=HYPERLINK(\\\"http://evil\\\",\\\"x\\\")\",\"buyer_email\":\"@SUM(A1)\",\"buyer_phone\":\"+1 (555) 010-9999\",\"seller\":\"tab\\there\",\"sold_at\":\"2026-03-01T00:00:00.000Z\",\"created_at\":\"2026-01-04T00:00:00.000Z\",\"updated_at\":\"2026-03-01T00:00:00.000Z\"}\n" +
+    "{\"id\":5,\"ticket_number\":\"T-0005\",\"barcode\":\"99999999\",\"category\":\"vip\",\"price_cents\":0,\"status\":\"void\",\"buyer_name\":\"  padded  \",\"buyer_email\":\"back\\\\slash@example.com\",\"buyer_phone\":\"+cmd|calc\",\"seller\":\"-2+3\",\"sold_at\":null,\"created_at\":\"2026-01-05T00:00:00.000Z\",\"updated_at\":\"2026-01-05T00:00:00.000Z\"}\n" +
+    "{\"id\":6,\"ticket_number\":\"T-0006\",\"barcode\":\"00000042\",\"category\":\"standard\",\"price_cents\":500,\"status\":\"sold\",\"buyer_name\":\"Zoë Ünïcødé 🎟️ 日本\",\"buyer_email\":\"zoe@example.com\",\"buyer_phone\":\"\\t+15550000000\",\"seller\":\"\\rcarriage\",\"sold_at\":\"2026-01-06T12:00:00.500Z\",\"created_at\":\"2026-01-06T00:00:00.000Z\",\"updated_at\":\"2026-01-06T12:00:00.500Z\"}\n",
 };
 
 /** What the CSV export should read back as: every value as text, NULL as '' (csv-parse has no NULL). */
@@ -66,7 +73,7 @@ describe.each(databases)('exports from %s', (dialect, url) => {
     expect(text).toBe(EXPECTED[name]);
     expect(summary.rows).toBe(AWKWARD_TICKETS.length);
     expect(summary.bytesWritten).toBe(Buffer.byteLength(EXPECTED[name]!));
-    expect(existsSync(dir.file(`${dialect}-${name}.out.part`))).toBe(false);
+    expect(partFilesOf(dir.file(`${dialect}-${name}.out`))).toEqual([]);
   });
 
   it('export-csv reads back with csv-parse as exactly the table (formula escaping off)', async () => {
@@ -74,6 +81,12 @@ describe.each(databases)('exports from %s', (dialect, url) => {
     const [header, ...rows] = parse(text) as string[][];
     expect(header).toEqual(HEADER);
     expect(rows).toEqual(tableAsText());
+  });
+
+  it('export-ndjson reads back with JSON.parse as exactly the table, NULL and empty text apart, no formula escape', async () => {
+    const { text } = await exportTo('export-ndjson', url(), dir.file(`${dialect}-read.ndjson`));
+    const rows = text.trimEnd().split('\n').map((line) => Object.values(JSON.parse(line) as Record<string, unknown>));
+    expect(rows).toEqual(AWKWARD_TICKETS);
   });
 
   it('export-csv with --bom starts with a UTF-8 BOM', async () => {

@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { copyFileSync, existsSync, readFileSync } from 'node:fs';
+import { copyFileSync, readFileSync } from 'node:fs';
 import { Writable } from 'node:stream';
 import BetterSqlite3 from 'better-sqlite3';
 import pg from 'pg';
@@ -8,20 +8,20 @@ import { parse } from 'csv-parse/sync';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { NODE_FLAGS } from '../../bin/node-flags.mjs';
-import { getPipeline } from '../../src/core/registry.ts';
-import { runPipeline } from '../../src/core/run.ts';
+import { bundledPipeline } from '../support/app.ts';
+import { runPipeline } from '../../src/index.ts';
 import type { RunSummary } from '../../src/core/metrics.ts';
 import type { Row } from '../../src/core/types.ts';
-import { demoTicket } from '../../src/sources/demo-tickets.ts';
+import { demoTicket } from '../../raffle/demo-tickets.ts';
 import { BIN, sluice } from '../support/cli.ts';
 import { type ScratchDatabase, createScratchDatabase, postgresAvailable } from '../support/postgres.ts';
-import { scratchDir } from '../support/sqlite.ts';
+import { partFilesOf, scratchDir } from '../support/sqlite.ts';
 import { seedTickets, withDatabase } from '../support/tickets.ts';
 
 const pgOk = await postgresAvailable();
 const dir = scratchDir();
 const scratches: ScratchDatabase[] = [];
-const pipeline = await getPipeline('migrate-8digit-barcodes');
+const pipeline = await bundledPipeline('migrate-8digit-barcodes');
 
 afterAll(async () => {
   await Promise.all(scratches.map((s) => s.drop()));
@@ -153,6 +153,66 @@ describe.each(ENGINES)('migrate-8digit-barcodes on $engine, mixed table', ({ eng
   });
 });
 
+/**
+ * 12 legacy tickets whose only trouble is collisions, no invalid barcode: ticket 2's '123' pads
+ * to ticket 3's '00000123' (already 8 digits), and tickets 5 and 6 ('0999', '999') pad to the
+ * same 00000999. The other 8 short barcodes pad to unique values.
+ */
+const COLLIDING: Row[] = Array.from({ length: 12 }, (_, i) => demoTicket(i + 1, true));
+const COLLIDING_BARCODES: Record<number, string> = { 2: '123', 3: '00000123', 5: '0999', 6: '999' };
+for (const [id, barcode] of Object.entries(COLLIDING_BARCODES)) COLLIDING[Number(id) - 1]![2] = barcode;
+const COLLIDING_UNTOUCHED = new Set([2, 3, 5, 6]);
+
+const COLLIDING_REPORT = [
+  ['id', 'ticket_number', 'barcode', 'reason', 'padded', 'conflicting_id'],
+  ['2', 'T00000002', '123', 'collision', '00000123', '3'],
+  ['5', 'T00000005', '0999', 'collision', '00000999', '6'],
+  ['6', 'T00000006', '999', 'collision', '00000999', '5'],
+];
+
+describe.each(ENGINES)('migrate-8digit-barcodes on $engine, collisions without any invalid barcode', ({ engine, skip }) => {
+  async function seedColliding(name: string): Promise<string> {
+    const url = await newUrl(engine, name);
+    await seedTickets(url, COLLIDING);
+    return url;
+  }
+
+  it.skipIf(skip)('refuses with PRECONDITION_FAILED (exit 3 from the CLI), reports the collisions, changes nothing', async () => {
+    const url = await seedColliding('collide-refuse');
+    const report = dir.file(`collide-refuse-${engine}.csv`);
+    const run = runPipeline(pipeline, { database: url, params: { report } });
+    await expect(run).rejects.toMatchObject({ code: 'PRECONDITION_FAILED', exitCode: 3 });
+    await expect(run).rejects.toThrow(/Refusing to migrate: 0 invalid barcode\(s\) and 3 collision\(s\) \(of 12 tickets, 8 to change\)/);
+    expect(parse(readFileSync(report, 'utf8'))).toEqual(COLLIDING_REPORT);
+    expect(await dump(url)).toEqual(COLLIDING);
+
+    const cli = await sluice(['run', 'migrate-8digit-barcodes', '--db', url, '--log-level', 'warn']);
+    expect(cli.code, cli.stderr).toBe(3);
+    expect(cli.stderr).toMatch(/Refusing to migrate: 0 invalid barcode\(s\) and 3 collision\(s\)/);
+    expect(await dump(url)).toEqual(COLLIDING);
+  });
+
+  it.skipIf(skip)('with skip-invalid: pads the 8 others and leaves the colliding tickets and their partner alone', async () => {
+    const url = await seedColliding('collide-skip');
+    const summary = await runPipeline(pipeline, { database: url, params: { skipInvalid: true, batchSize: 3 } });
+    expect(summary.rows).toBe(8);
+    expect(summary.warnings).toEqual({ 'skipped barcodes': 3 });
+    const rows = await dump(url);
+    const stamp = rows[0]![12] as string;
+    expect(stamp).not.toBe(COLLIDING[0]![12]);
+    expect(rows).toEqual(
+      COLLIDING.map((row) => {
+        if (COLLIDING_UNTOUCHED.has(row[0] as number)) return row;
+        const changed = row.slice();
+        changed[2] = (row[2] as string).padStart(8, '0');
+        changed[12] = stamp;
+        return changed;
+      }),
+    );
+    expect(new Set(rows.map((r) => r[2])).size).toBe(COLLIDING.length);
+  });
+});
+
 describe('migrate-8digit-barcodes: CLI and backups', () => {
   it('exits 3 on refusal and 0 on a dry run, printing the counts', async () => {
     const url = await seedMixed('sqlite', 'cli');
@@ -170,7 +230,7 @@ describe('migrate-8digit-barcodes: CLI and backups', () => {
     const backup = dir.file('backup-copy.db');
     await runPipeline(pipeline, { database: url, params: { skipInvalid: true, backup } });
     expect(await dump(`sqlite:${backup}`)).toEqual(MIXED);
-    expect(existsSync(`${backup}.part`)).toBe(false);
+    expect(partFilesOf(backup)).toEqual([]);
     await expect(runPipeline(pipeline, { database: url, params: { skipInvalid: true, backup } })).rejects.toMatchObject({ code: 'PRECONDITION_FAILED' });
     expect(await dump(`sqlite:${backup}`)).toEqual(MIXED);
   });
@@ -306,4 +366,33 @@ describe.each(ENGINES)('migrate-8digit-barcodes on $engine, killed with SIGKILL'
     expect(new Set(rows.map((r) => r[2])).size).toBe(BIG);
     expect(rows.every((r) => /^\d{8}$/.test(r[2] as string))).toBe(true);
   }, 240_000);
+});
+
+describe.each(ENGINES)('migrate-8digit-barcodes on $engine, aborted: the summary counts what was committed', ({ engine, skip }) => {
+  it.skipIf(skip).each([
+    ['in place', true],
+    ['row by row', false],
+  ])('%s', async (_path, inDatabase) => {
+    const url = await newUrl(engine, `aborted-${inDatabase}`);
+    const { code, stderr } = await sluice(['run', 'seed-tickets', '--db', url, '--count', '20000', '--legacy-barcodes', '--reset', '--log-level', 'warn']);
+    expect(code, stderr).toBe(0);
+    const counter = changedCounter(engine, url);
+    let aborted = 0;
+    try {
+      for (const delayMs of [15, 40, 70, 100, 150]) {
+        const before = await counter.count();
+        const controller = new AbortController();
+        setTimeout(() => controller.abort(), delayMs);
+        const outcome = await runPipeline(pipeline, { database: url, params: { batchSize: 50 }, signal: controller.signal, inDatabase }).then(
+          (summary) => ({ summary, code: 'OK' }),
+          (error: { summary: RunSummary; code: string }) => ({ summary: error.summary, code: error.code }),
+        );
+        if (outcome.code === 'ABORTED') aborted++;
+        expect(outcome.summary.rows, `abort after ${delayMs} ms (${outcome.code})`).toBe((await counter.count()) - before);
+      }
+    } finally {
+      await counter.close();
+    }
+    expect(aborted).toBeGreaterThan(0);
+  });
 });

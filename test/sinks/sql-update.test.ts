@@ -1,9 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { definePipeline } from '../../src/core/define.ts';
-import { runPipeline } from '../../src/core/run.ts';
+import { runPipeline } from '../../src/index.ts';
 import type { Row } from '../../src/core/types.ts';
 import { openDatabase } from '../../src/db/open.ts';
-import { ticketColumns } from '../../src/db/tickets.ts';
+import { ticketColumns } from '../../raffle/tickets.ts';
 import { sqlUpdate, updateLayout } from '../../src/sinks/sql-update.ts';
 import { sqlKeyset } from '../../src/sources/sql-keyset.ts';
 import { mapRows } from '../../src/transforms/map-rows.ts';
@@ -115,6 +115,6 @@ describe('updateLayout', () => {
   it('reorders by name otherwise, and names a missing column', () => {
     const { arrange } = updateLayout(config, ticketColumns('updated_at', 'status', 'barcode', 'id'));
     expect(arrange([['t', 's', 'b', 7]])).toEqual([[7, 'b', 't']]);
-    expect(() => updateLayout(config, ticketColumns('id', 'barcode'))).toThrow(/no incoming column "updated_at"/);
+    expect(() => updateLayout(config, ticketColumns('id', 'barcode'))).toThrow(/no column "updated_at" \(the rows have id, barcode\)/);
   });
 });

@@ -1,20 +1,21 @@
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { Readable } from 'node:stream';
 import ExcelJS from 'exceljs';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { definePipeline } from '../../src/core/define.ts';
 import { isSluiceError } from '../../src/core/errors.ts';
-import { runPipeline } from '../../src/core/run.ts';
-import type { Row, TransformSpec } from '../../src/core/types.ts';
-import { TICKET_COLUMNS } from '../../src/db/tickets.ts';
+import { runPipeline } from '../../src/index.ts';
+import type { Row, SourceSpec, TransformSpec } from '../../src/core/types.ts';
+import { TICKET_COLUMNS } from '../../raffle/tickets.ts';
 import { fileOutput } from '../../src/sinks/file-output.ts';
 import { xlsxSink } from '../../src/sinks/xlsx.ts';
-import { demoTicket } from '../../src/sources/demo-tickets.ts';
+import { demoTicket } from '../../raffle/demo-tickets.ts';
 import { sqlSelect } from '../../src/sources/sql-select.ts';
 import { createScratchDatabase, postgresAvailable, type ScratchDatabase } from '../support/postgres.ts';
 import { scratchDir } from '../support/sqlite.ts';
 import { AWKWARD_TICKETS, seedTickets } from '../support/tickets.ts';
-import { type RawCell, type RawWorkbook, decodeXstring, readXlsx } from '../support/xlsx.ts';
+import { type RawCell, type RawWorkbook, decodeXml, decodeXstring, readXlsx, unzip } from '../support/xlsx.ts';
 
 const dir = scratchDir('sluice-xlsx-');
 afterAll(() => dir.remove());
@@ -86,7 +87,7 @@ function exportPipeline(overrides: { maxRowsPerSheet?: number; transforms?: Tran
     params: {},
     source: sqlSelect({ summary: 'tickets', table: 'tickets', columns: TICKET_COLUMNS, orderBy: 'id' }),
     transforms: overrides.transforms ?? [],
-    sink: xlsxSink({ maxRowsPerSheet: overrides.maxRowsPerSheet }),
+    sink: xlsxSink({ sheetName: 'Tickets', maxRowsPerSheet: overrides.maxRowsPerSheet }),
   });
 }
 
@@ -256,5 +257,75 @@ describe('sink.xlsx failure and abort', () => {
     expect(summary.rows).toBe(0);
     const book = readXlsx(path);
     expect(book.sheets.map((s) => [s.name, s.rows.map((r) => r.cells.length)])).toEqual([['Tickets', [13]]]);
+  });
+});
+
+/** `count` rows of one integer column `n` (1, 2, 3, ...), made in memory: no database to fill. */
+function countingSource(count: number, batchSize: number): SourceSpec {
+  return {
+    kind: 'source.test-counting',
+    summary: `the numbers 1 to ${count}`,
+    columns: [{ name: 'n', type: 'integer' }],
+    open: () => {
+      let next = 1;
+      return new Readable({
+        objectMode: true,
+        highWaterMark: 1,
+        read() {
+          if (next > count) return void this.push(null);
+          const batch: Row[] = [];
+          for (const stop = Math.min(count, next + batchSize - 1); next <= stop; next++) batch.push([next]);
+          this.push(batch);
+        },
+      });
+    },
+  };
+}
+
+/** The `r` attribute of every `<row>` of a worksheet's XML, scanned without a regular expression over megabytes. */
+function rowNumbers(xml: string): number[] {
+  const numbers: number[] = [];
+  for (let at = xml.indexOf('<row r="'); at >= 0; at = xml.indexOf('<row r="', at + 1)) {
+    numbers.push(Number(xml.slice(at + 8, xml.indexOf('"', at + 8))));
+  }
+  return numbers;
+}
+
+describe('sink.xlsx default sheet size', () => {
+  it("fills the first sheet to Excel's last row, 1,048,576 (header included), before starting the next", async () => {
+    const EXCEL_ROWS = 1_048_576;
+    // One data row more than a full sheet holds: it alone goes to the second sheet.
+    const count = EXCEL_ROWS;
+    const path = dir.file('full-sheet.xlsx');
+    const pipeline = definePipeline({
+      name: 'xlsx-full-sheet',
+      description: 'A full sheet and one row more (test)',
+      params: {},
+      source: countingSource(count, 50_000),
+      transforms: [],
+      sink: xlsxSink(), // no maxRowsPerSheet: the default is under test
+    });
+    // The run never opens the database: the source is in memory.
+    const summary = await runPipeline(pipeline, { database: `sqlite:${dir.file('unused.db')}`, output: fileOutput(path) });
+    expect(summary.rows).toBe(count);
+
+    const files = unzip(readFileSync(path));
+    const workbook = files.get('xl/workbook.xml')!.toString('utf8');
+    expect([...workbook.matchAll(/<sheet [^>]*name="([^"]*)"/g)].map((m) => decodeXml(m[1]!))).toEqual(['Sheet1', 'Sheet1 (2)']) // the default name is Excel's own;
+    const sheets = [...files.keys()].filter((name) => /^xl\/worksheets\/sheet\d+\.xml$/.test(name)).sort();
+    expect(sheets).toHaveLength(2);
+    const first = files.get(sheets[0]!)!.toString('utf8');
+    const firstRows = rowNumbers(first);
+    expect(firstRows.length).toBe(EXCEL_ROWS);
+    expect(firstRows[firstRows.length - 1]).toBe(EXCEL_ROWS);
+    // Its last row holds ticket 1,048,575: header + 1,048,575 data rows.
+    expect(first.slice(first.lastIndexOf('<row ')).match(/<v>(\d+)<\/v>/)?.[1]).toBe(String(EXCEL_ROWS - 1));
+    // The second sheet: its header and the one remaining row.
+    const second = files.get(sheets[1]!)!.toString('utf8');
+    expect(rowNumbers(second)).toEqual([1, 2]);
+    expect([...second.matchAll(/<c r="([A-Z]+\d+)"[^>]*>(?:<is><t>([^<]*)<\/t><\/is>|<v>([^<]*)<\/v>)<\/c>/g)].map((m) => [m[1], m[2] ?? m[3]])).toEqual([
+      ['A1', 'n'],
+      ['A2', String(EXCEL_ROWS)],
+    ]);
   });
 });

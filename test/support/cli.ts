@@ -14,6 +14,8 @@ export interface CliResult {
 export interface CliOptions {
   readonly cwd?: string;
   readonly env?: NodeJS.ProcessEnv;
+  /** Another copy of the CLI (an installed package's), instead of this checkout's. */
+  readonly bin?: string;
   /** Called once the child is running, e.g. to signal it. */
   readonly onSpawn?: (child: ChildProcess) => void;
 }
@@ -22,7 +24,7 @@ export interface CliOptions {
 export function sluice(args: string[], options: CliOptions = {}): Promise<CliResult> {
   return new Promise((resolve, reject) => {
     const env = { ...process.env, DATABASE_URL: '', ...options.env };
-    const child = spawn(process.execPath, [...NODE_FLAGS, BIN, ...args], { cwd: options.cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [...NODE_FLAGS, options.bin ?? BIN, ...args], { cwd: options.cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
     const stdout: Buffer[] = [];
     let stderr = '';
     child.stdout.on('data', (chunk: Buffer) => stdout.push(chunk));

@@ -5,7 +5,7 @@ import pg from 'pg';
 export function adminUrl(): string {
   const env = process.env.DATABASE_URL;
   if (env && /^postgres(ql)?:/.test(env)) return env;
-  if (process.env.PGHOST || process.env.PGUSER) {
+  if (process.env.PGHOST || process.env.PGUSER || process.env.PGPORT || process.env.PGDATABASE) {
     const user = process.env.PGUSER ?? 'postgres';
     const host = process.env.PGHOST ?? '127.0.0.1';
     return `postgres://${user}@${host}:${process.env.PGPORT ?? 5432}/${process.env.PGDATABASE ?? 'test'}`;

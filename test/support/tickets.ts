@@ -1,7 +1,7 @@
 import type { Row } from '../../src/core/types.ts';
-import type { Database } from '../../src/db/database.ts';
+import type { Database } from '../../src/core/database.ts';
 import { openDatabase } from '../../src/db/open.ts';
-import { TICKET_COLUMNS, initTicketsTable } from '../../src/db/tickets.ts';
+import { TICKET_COLUMNS, initTicketsTable } from '../../raffle/tickets.ts';
 
 /**
  * A hand-made table of awkward values: quotes, commas, CR/LF, tabs, backslashes, unicode and

@@ -1,0 +1,36 @@
+import type { EncodedStream } from '../core/types.ts';
+
+/**
+ * A parallel export's readers: `parts` in key order (only the first writes the header), all
+ * reading one snapshot; or no parts, when the export must run on one reader, and `reason` says why.
+ */
+export interface EncodedParts {
+  readonly parts?: readonly EncodedStream[];
+  readonly readers: number;
+  readonly reason: string;
+}
+
+/** Destroys every part and resolves once each has closed (released its connection or ended its worker). */
+export function destroyParts(parts: readonly EncodedStream[], error?: Error): Promise<void> {
+  const closed = parts.map((part) => (part.closed ? undefined : new Promise<void>((resolve) => part.once('close', () => resolve()))));
+  for (const part of parts) part.destroy(error);
+  return Promise.all(closed).then(() => undefined);
+}
+
+/** Resolves when `part` emits `event`, rejects if it fails or closes first. */
+export function partEvent(part: EncodedStream, event: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const done = (error?: Error) => {
+      part.removeListener(event, onEvent);
+      part.removeListener('error', done);
+      part.removeListener('close', onClose);
+      if (error) reject(error);
+      else resolve();
+    };
+    const onEvent = () => done();
+    const onClose = () => done(part.errored ?? new Error(`A part of the export closed before it ${event}.`));
+    part.once(event, onEvent);
+    part.once('error', done);
+    part.once('close', onClose);
+  });
+}

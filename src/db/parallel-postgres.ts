@@ -1,0 +1,116 @@
+import type pg from 'pg';
+import type { SqlQuery } from '../core/database.ts';
+import { SluiceError } from '../core/errors.ts';
+import type { ParamValues } from '../core/params.ts';
+import type { Row, SqlEncoding } from '../core/types.ts';
+import { translateDbError } from './errors.ts';
+import { planKeyRanges } from './key-ranges.ts';
+import { type EncodedParts, destroyParts, partEvent } from './parallel-parts.ts';
+import type { PostgresDatabase } from './postgres.ts';
+import { PostgresCopyReader } from './postgres-copy-reader.ts';
+import type { ClientReaderOptions } from './postgres-client.ts';
+import { sluiceTypes } from './postgres-types.ts';
+import { type SelectSpec, buildCopy, rangeSource } from './select.ts';
+
+/** What pg_export_snapshot() returns (e.g. 00000003-0000001B-1): checked before it is spliced into SET TRANSACTION SNAPSHOT, which takes no parameter. */
+const SNAPSHOT_ID = /^[0-9A-F]+(-[0-9A-F]+)+$/i;
+
+/**
+ * A transaction whose snapshot other sessions import, as `pg_dump -j` does. It stays open only
+ * until every reader has imported it: after that each reader's transaction keeps the snapshot.
+ */
+export class ExportedSnapshot {
+  private constructor(
+    readonly id: string,
+    readonly client: pg.PoolClient,
+    readonly label: string,
+  ) {}
+
+  static async open(pool: pg.Pool, label: string): Promise<ExportedSnapshot> {
+    const client = await pool.connect().catch((error: unknown) => Promise.reject(translateDbError(error, label)));
+    try {
+      await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+      const { rows } = await client.query<{ id: string }>('SELECT pg_export_snapshot() AS id');
+      const id = rows[0]!.id;
+      if (!SNAPSHOT_ID.test(id)) throw new SluiceError('INTERNAL', `Unexpected snapshot id from ${label}: ${id}`);
+      return new ExportedSnapshot(id, client, label);
+    } catch (error) {
+      client.release(true);
+      throw translateDbError(error, label);
+    }
+  }
+
+  /** A query in the snapshot (the key-range plan). */
+  async query(query: SqlQuery): Promise<Row[]> {
+    try {
+      return (await this.client.query<Row>({ text: query.text, values: [...query.values], rowMode: 'array', types: sluiceTypes })).rows;
+    } catch (error) {
+      throw translateDbError(error, this.label);
+    }
+  }
+
+  /** Ends the transaction and returns the client (discarded if the end fails). */
+  async release(): Promise<void> {
+    try {
+      await this.client.query('COMMIT');
+      this.client.release();
+    } catch (error) {
+      this.client.release(true);
+      throw translateDbError(error, this.label);
+    }
+  }
+}
+
+/** A COPY reader whose transaction imports the shared snapshot first, then says so ('joined'). */
+class SnapshotCopyReader extends PostgresCopyReader {
+  readonly #snapshot: string;
+
+  constructor(pool: pg.Pool, query: ReturnType<typeof buildCopy>, options: ClientReaderOptions, snapshot: string) {
+    super(pool, query, options);
+    this.#snapshot = snapshot;
+  }
+
+  protected override async begin(client: pg.PoolClient): Promise<void> {
+    await client.query(`BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; SET TRANSACTION SNAPSHOT '${this.#snapshot}'; SET LOCAL statement_timeout = 0`);
+    this.emit('joined');
+  }
+}
+
+/** The pool's size: the coordinator holds one connection while the readers take theirs. */
+function poolSize(pool: pg.Pool): number {
+  return pool.options.max ?? 10;
+}
+
+/**
+ * One COPY per key range, each on a pooled connection of its own, all in one snapshot. The
+ * plan runs in the coordinator's transaction, so even a limit cuts the same rows the readers see.
+ */
+export async function postgresParts(db: PostgresDatabase, spec: SelectSpec, params: ParamValues, encoding: SqlEncoding, wanted: number): Promise<EncodedParts> {
+  const size = poolSize(db.pool);
+  const readers = Math.min(wanted, size - 1);
+  if (readers < 2) return { readers: 1, reason: `the connection pool (${size}) leaves no room for a second reader beside the coordinator` };
+  const snapshot = await ExportedSnapshot.open(db.pool, db.label);
+  const parts: SnapshotCopyReader[] = [];
+  try {
+    const plan = await planKeyRanges((q) => snapshot.query(q), 'postgres', rangeSource('postgres', spec, params), readers);
+    if (plan.ranges.length < 2) {
+      await snapshot.release();
+      return { readers: 1, reason: `${plan.rows} row(s) make a single range` };
+    }
+    const options = { label: db.label, stallTimeoutMs: db.stallTimeoutMs };
+    for (const [i, range] of plan.ranges.entries()) {
+      const query = buildCopy(spec, params, i === 0 ? encoding : { ...encoding, header: false }, { range, keyType: plan.keyType });
+      const part = new SnapshotCopyReader(db.pool, query, options, snapshot.id);
+      // Errors are the assembly's to report (it checks `errored` as it starts); none may go unheard before.
+      part.on('error', () => undefined);
+      parts.push(part);
+    }
+    await Promise.all(parts.map((part) => partEvent(part, 'joined')));
+    await snapshot.release();
+    return { parts, readers: parts.length, reason: `${parts.length} COPY readers in one exported snapshot, over key ranges of ${plan.ranges.map((r) => r.rows).join('/')} rows` };
+  } catch (error) {
+    await destroyParts(parts);
+    await snapshot.release().catch(() => undefined);
+    throw error;
+  }
+}

@@ -1,0 +1,18 @@
+export interface PostgresOptions {
+  readonly maxConnections?: number;
+  /** Give up connecting after this long (default 10 s). */
+  readonly connectTimeoutMs?: number;
+  /**
+   * A streaming read (cursor, COPY) fails when the server sends nothing for this long while we
+   * wait on it; also the server's `idle_in_transaction_session_timeout` (default 120 s; 0: never).
+   */
+  readonly stallTimeoutMs?: number;
+  /**
+   * The server's `statement_timeout` for the short statements (counts, pages, batch writes), and
+   * the time we wait for their answer before giving up (default 600 s; 0: none). Streaming reads
+   * are exempt: a long export is one statement to the server, and is watched for progress instead.
+   */
+  readonly statementTimeoutMs?: number;
+}
+
+export const POSTGRES_DEFAULTS = { connectTimeoutMs: 10_000, stallTimeoutMs: 120_000, statementTimeoutMs: 600_000 } as const;

@@ -1,0 +1,40 @@
+import type { Columns, SqlEncoding } from '../core/types.ts';
+import type { ErrorCode } from '../core/errors.ts';
+import type { SqlQuery } from '../core/database.ts';
+
+/** What the encoder worker is asked to do. */
+export interface EncoderJob {
+  readonly path: string;
+  readonly label: string;
+  readonly query: SqlQuery;
+  readonly columns: Columns;
+  readonly encoding: SqlEncoding;
+  readonly batchSize: number;
+  /**
+   * A part of a parallel export (parallel-sqlite.ts): open the connection at once and say so
+   * ('opened'), then begin the read transaction when told ('begin' → 'begun'), while the
+   * coordinator holds the write lock so that every part reads the same commit.
+   */
+  readonly snapshot?: boolean;
+  /** Stay for another job once this one ends (a sliced export's next slice), the connection closed meanwhile. */
+  readonly more?: boolean;
+}
+
+/**
+ * To the worker: permission to send more chunks, with the buffers of chunks already read (the
+ * worker writes the next ones into them, so no memory is allocated per chunk), or stop now.
+ */
+export type ToEncoder =
+  | { readonly type: 'credit'; readonly credits: number; readonly buffers: ArrayBuffer[] }
+  | { readonly type: 'stop' }
+  /** A parallel part: begin the read transaction now (the coordinator holds the write lock). */
+  | { readonly type: 'begin' }
+  /** The next job, for a thread that stayed after its last (`more`). */
+  | { readonly type: 'job'; readonly job: EncoderJob };
+
+/** From the worker: `length` bytes in `bytes` (with the rows encoded so far), the end, or a failure. */
+export type FromEncoder =
+  | { readonly type: 'chunk'; readonly bytes: ArrayBuffer; readonly length: number; readonly rows: number }
+  | { readonly type: 'end'; readonly rowCount: number }
+  | { readonly type: 'opened' | 'begun' }
+  | { readonly type: 'error'; readonly code: ErrorCode; readonly message: string };

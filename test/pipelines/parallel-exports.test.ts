@@ -1,0 +1,241 @@
+import { readFileSync, readdirSync } from 'node:fs';
+import { Writable } from 'node:stream';
+import { gunzipSync } from 'node:zlib';
+import pino from 'pino';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { bundledPipeline } from '../support/app.ts';
+import { runPipeline } from '../../src/index.ts';
+import type { Row } from '../../src/core/types.ts';
+import type { RunResult } from '../../src/core/run.ts';
+import { SluiceError } from '../../src/core/errors.ts';
+import { openDatabase } from '../../src/db/open.ts';
+import { fileOutput } from '../../src/sinks/file-output.ts';
+import { sluice } from '../support/cli.ts';
+import { type ScratchDatabase, adminQuery, createScratchDatabase, openConnections, postgresAvailable } from '../support/postgres.ts';
+import { scratchDir } from '../support/sqlite.ts';
+import { AWKWARD_TICKETS, insertTickets, seedTickets } from '../support/tickets.ts';
+
+/** Characters that exercise every quoting and escaping rule, plus formula triggers and unicode. */
+const ALPHABET = [',', '"', '\r', '\n', '\t', '\\', '\b', '\f', '\v', ' ', '=', '@', '+', '-', '.', '(', ')', '0', '7', 'a', 'Z', 'é', '🎟', '日', '\u0001'];
+
+function random(seed: number): () => number {
+  let s = seed >>> 0;
+  return () => {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    return s / 2 ** 32;
+  };
+}
+
+/** A dense run of keys, then ever wider gaps up to 2^45: min/max arithmetic would put nearly every row in the first range. */
+function skewedId(i: number): number {
+  return i < 2000 ? i + 10 : 1_000_000 + (i - 2000) ** 3 * 4099;
+}
+
+/** The awkward tickets of the exact-output tests, then fuzzed ones with skewed, gappy keys. */
+function rows(count: number): Row[] {
+  const next = random(7);
+  const pick = <T>(items: readonly T[]): T => items[Math.floor(next() * items.length)]!;
+  const text = (): string | null => {
+    const roll = next();
+    if (roll < 0.1) return null;
+    if (roll < 0.15) return '';
+    if (roll < 0.2) return pick(['+15551234567', '-12.5', '+1 (555) 010-9999', '=1+1', '-x', '\\.', ' lead', 'trail ']);
+    return Array.from({ length: 1 + Math.floor(next() * 8) }, () => pick(ALPHABET)).join('');
+  };
+  const timestamp = () => new Date(Date.UTC(2026, 0, 1) + Math.floor(next() * 3e10)).toISOString();
+  const fuzzed = Array.from({ length: count }, (_, i): Row => {
+    const status = pick(['available', 'sold', 'void', 'redeemed']);
+    return [skewedId(i), `T${i + 1}-${text() ?? ''}`, `${text() ?? ''}~${i + 1}`, text() ?? 'cat', Math.floor(next() * 5000) - 100, status, text(), text(), text(), text(), next() < 0.3 ? null : timestamp(), timestamp(), timestamp()];
+  });
+  return [...AWKWARD_TICKETS, ...fuzzed];
+}
+
+const pgOk = await postgresAvailable();
+const dir = scratchDir();
+const sqliteUrl = `sqlite:${dir.file('skewed.db')}`;
+const bigSqliteUrl = `sqlite:${dir.file('big.db')}`;
+let scratch: ScratchDatabase | undefined;
+let bigScratch: ScratchDatabase | undefined;
+const BIG = 200_000;
+
+beforeAll(async () => {
+  const data = rows(3000);
+  await seedTickets(sqliteUrl, data);
+  const seedBig = async (url: string) => {
+    const { code, stderr } = await sluice(['run', 'seed-tickets', '--db', url, '--count', String(BIG), '--reset', '--log-level', 'warn']);
+    if (code !== 0) throw new Error(stderr);
+  };
+  await seedBig(bigSqliteUrl);
+  if (pgOk) {
+    scratch = await createScratchDatabase();
+    const pg = openDatabase(scratch.url);
+    await insertTickets(pg, data);
+    await pg.close();
+    bigScratch = await createScratchDatabase();
+    await seedBig(bigScratch.url);
+  }
+});
+
+afterAll(async () => {
+  await scratch?.drop();
+  await bigScratch?.drop();
+  dir.remove();
+});
+
+let fileNo = 0;
+async function exportFile(name: string, database: string, params: Readonly<Record<string, string | number | boolean>>, parallel: number, extension = 'out'): Promise<{ bytes: Buffer; summary: RunResult; log: string }> {
+  const path = dir.file(`export-${++fileNo}.${extension}`);
+  const messages: string[] = [];
+  const logger = pino({ level: 'debug' }, new Writable({ write: (chunk: Buffer, _e, cb) => (messages.push(chunk.toString()), cb()) }));
+  const summary = await runPipeline(await bundledPipeline(name), { database, params, output: fileOutput(path), parallel, logger });
+  return { bytes: readFileSync(path), summary, log: messages.join('') };
+}
+
+function readersOf(summary: RunResult): { count: number; reason: string } {
+  return summary.notes?.readers as { count: number; reason: string };
+}
+
+/** Files left in the scratch folder that no test wrote on purpose: part files and spill files. */
+function leftovers(): string[] {
+  return readdirSync(dir.path).filter((f) => f.endsWith('.part') || f.endsWith('.spill'));
+}
+
+const CASES: Array<[string, Readonly<Record<string, string | number | boolean>>]> = [
+  ['export-csv', {}],
+  ['export-csv', { bom: true, escapeFormulas: false }],
+  ['export-csv', { status: 'sold', q: 'a' }],
+  ['export-all-tickets', {}],
+  ['number-barcode', {}],
+  ['export-all-barcodes', {}],
+];
+
+function identitySuite(engine: string, url: () => string, readerText: RegExp): void {
+  describe(`parallel exports on ${engine}`, () => {
+    it.each(CASES)('%s %j: N = 2, 3, 4 write the bytes of N = 1', async (name, params) => {
+      const serial = await exportFile(name, url(), params, 1);
+      expect(serial.bytes.length).toBeGreaterThan(1000);
+      for (const parallel of [2, 3, 4]) {
+        const run = await exportFile(name, url(), params, parallel);
+        expect(readersOf(run.summary).count, readersOf(run.summary).reason).toBe(parallel);
+        expect(readersOf(run.summary).reason).toMatch(readerText);
+        expect(run.log).toContain(`${parallel} reader(s)`);
+        expect(run.summary.rows).toBe(serial.summary.rows);
+        expect(run.bytes.equals(serial.bytes), `${name} with ${parallel} readers`).toBe(true);
+      }
+      expect(leftovers()).toEqual([]);
+    });
+
+    it('writes the same gzip file (.csv.gz) with 3 readers as with 1', async () => {
+      const serial = await exportFile('export-csv', url(), {}, 1, 'csv.gz');
+      const parallel = await exportFile('export-csv', url(), {}, 3, 'csv.gz');
+      expect(readersOf(parallel.summary).count).toBe(3);
+      expect(parallel.bytes.equals(serial.bytes)).toBe(true);
+      expect(gunzipSync(parallel.bytes).length).toBeGreaterThan(1000);
+    });
+
+    it('falls back to one reader, and says why, when the rows make a single range', async () => {
+      const run = await exportFile('export-csv', url(), { q: 'ünïcødé' }, 4);
+      expect(readersOf(run.summary)).toMatchObject({ count: 1, reason: '1 row(s) make a single range' });
+      expect(run.summary.rows).toBe(1);
+    });
+  });
+}
+
+identitySuite('SQLite', () => sqliteUrl, /worker threads in one WAL snapshot/);
+describe.skipIf(!pgOk)('PostgreSQL', () => {
+  identitySuite('PostgreSQL', () => scratch!.url, /COPY readers in one exported snapshot/);
+});
+
+/** A file output whose writes are slow: the later parts get ahead and spill. */
+function slowFileOutput(path: string, delayMs: number): ReturnType<typeof fileOutput> {
+  const file = fileOutput(path);
+  return {
+    description: file.description,
+    spillDir: file.spillDir,
+    open: () => {
+      const streams = file.open();
+      const slow = new Writable({
+        write(chunk: Buffer, _e, cb) {
+          setTimeout(() => (streams[0]!.write(chunk) ? cb() : streams[0]!.once('drain', () => cb())), delayMs);
+        },
+        final(cb) {
+          streams[0]!.end(cb);
+        },
+        destroy(error, cb) {
+          // The run reports the failure; the file writer only has to remove its part file.
+          streams[0]!.on('error', () => undefined);
+          streams[0]!.destroy(error ?? undefined);
+          streams[0]!.once('close', () => cb(error));
+        },
+      });
+      return [slow];
+    },
+  };
+}
+
+async function waitFor(check: () => Promise<boolean> | boolean, timeoutMs: number): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (await check()) return true;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  return check();
+}
+
+describe.skipIf(!pgOk)('parallel PostgreSQL export failures', () => {
+  it('fails the whole run cleanly when one reader backend is terminated mid-way: no temp file, no connection left', async () => {
+    const path = dir.file('killed.csv');
+    const running = runPipeline(await bundledPipeline('export-csv'), { database: bigScratch!.url, output: slowFileOutput(path, 2), parallel: 3 });
+    // Client backends only (a COPY may run parallel query workers too), as soon as the first bytes are out: every part is mid-way.
+    const copies = () => adminQuery<{ pid: number }>("SELECT pid FROM pg_stat_activity WHERE datname = $1 AND backend_type = 'client backend' AND query LIKE 'COPY%' AND state = 'active'", [bigScratch!.name]);
+    expect(await waitFor(async () => (await copies()).length === 3 && readdirSync(dir.path).some((f) => f.startsWith('killed.csv.')), 20_000)).toBe(true);
+    // The victim is a reader held back by the slow output (waiting to write to its client): one
+    // whose range spills at full speed could finish before the signal lands, and the run succeed.
+    const heldBack = () => adminQuery<{ pid: number }>("SELECT pid FROM pg_stat_activity WHERE datname = $1 AND backend_type = 'client backend' AND query LIKE 'COPY%' AND wait_event = 'ClientWrite'", [bigScratch!.name]);
+    expect(await waitFor(async () => (await heldBack()).length > 0, 20_000)).toBe(true);
+    const [victim] = await heldBack();
+    await adminQuery('SELECT pg_terminate_backend($1)', [victim!.pid]);
+    const failure = await running.then(
+      () => undefined,
+      (error: unknown) => error,
+    );
+    expect(failure).toBeInstanceOf(SluiceError);
+    expect((failure as SluiceError).code).toMatch(/CONNECTION_LOST|QUERY_FAILED/);
+    expect(readdirSync(dir.path).filter((f) => f.startsWith('killed.csv') || f.endsWith('.spill'))).toEqual([]);
+    expect(await waitFor(async () => (await openConnections(bigScratch!.name)) === 0, 5000)).toBe(true);
+  });
+
+  it('releases every connection and removes every temp file on abort', async () => {
+    const path = dir.file('aborted-pg.csv');
+    const controller = new AbortController();
+    const running = runPipeline(await bundledPipeline('export-csv'), { database: bigScratch!.url, output: slowFileOutput(path, 2), parallel: 4, signal: controller.signal });
+    expect(await waitFor(() => readdirSync(dir.path).some((f) => f.endsWith('.spill')), 20_000)).toBe(true);
+    expect(await openConnections(bigScratch!.name)).toBeGreaterThanOrEqual(1);
+    controller.abort();
+    await expect(running).rejects.toMatchObject({ code: 'ABORTED' });
+    expect(readdirSync(dir.path).filter((f) => f.startsWith('aborted-pg.csv') || f.endsWith('.spill'))).toEqual([]);
+    expect(await waitFor(async () => (await openConnections(bigScratch!.name)) === 0, 5000)).toBe(true);
+  });
+});
+
+/** This process's threads (a worker thread is one). */
+function threads(): number {
+  return readdirSync('/proc/self/task').length;
+}
+
+describe('parallel SQLite export abort', () => {
+  it('ends every worker and removes every temp file on abort', async () => {
+    // Warm up: the thread pool and a worker's platform threads exist before counting.
+    await exportFile('export-all-barcodes', sqliteUrl, {}, 2);
+    const before = threads();
+    const path = dir.file('aborted-sqlite.csv');
+    const controller = new AbortController();
+    const running = runPipeline(await bundledPipeline('export-csv'), { database: bigSqliteUrl, output: slowFileOutput(path, 2), parallel: 4, signal: controller.signal });
+    expect(await waitFor(() => readdirSync(dir.path).some((f) => f.endsWith('.spill')), 20_000)).toBe(true);
+    expect(threads()).toBeGreaterThan(before);
+    controller.abort();
+    await expect(running).rejects.toMatchObject({ code: 'ABORTED' });
+    expect(readdirSync(dir.path).filter((f) => f.startsWith('aborted-sqlite.csv') || f.endsWith('.spill'))).toEqual([]);
+    expect(await waitFor(() => threads() <= before, 5000)).toBe(true);
+  });
+});
