@@ -3,6 +3,7 @@ import type { ColumnType, Row } from '../core/types.ts';
 import { type CopyQuery, type Database, type HeldLock, type SqlQuery, type StreamOptions, type UpdateTarget, type UpsertOutcome, type UpsertTarget, type WriteSession, type WriteTarget, quoteIdent } from '../core/database.ts';
 import { translateDbError } from './errors.ts';
 import { loadPg } from './pg-modules.ts';
+import { sluiceClientClass } from './postgres-client-class.ts';
 import { copyInsert } from './postgres-copy-insert.ts';
 import { PostgresCopyReader } from './postgres-copy-reader.ts';
 import { PostgresCursorReader } from './postgres-cursor-reader.ts';
@@ -30,8 +31,6 @@ export class PostgresDatabase implements Database {
   readonly label: string;
   readonly pool: pg.Pool;
   readonly #stallTimeoutMs: number;
-  /** The client-side wait for a short statement's answer (pg's query_timeout), if any. */
-  readonly #answerTimeoutMs: number | undefined;
   /** Upserts (one per sink that opened) whose COPY met a key already in the table: the rest of their batches go by INSERT. */
   readonly #copyRefused = new WeakSet<UpsertTarget>();
 
@@ -39,9 +38,10 @@ export class PostgresDatabase implements Database {
     this.label = label;
     const { connectTimeoutMs, stallTimeoutMs, statementTimeoutMs } = { ...POSTGRES_DEFAULTS, ...options };
     this.#stallTimeoutMs = stallTimeoutMs;
-    this.#answerTimeoutMs = statementTimeoutMs > 0 ? statementTimeoutMs + ANSWER_GRACE_MS : undefined;
     this.pool = new (loadPg().Pool)({
       connectionString,
+      // Plain statements (counts, pages, batch writes, locks, history) wait this long for an answer.
+      Client: sluiceClientClass({ answerTimeoutMs: statementTimeoutMs > 0 ? statementTimeoutMs + ANSWER_GRACE_MS : undefined }),
       max: options.maxConnections ?? 10,
       application_name: APPLICATION_NAME,
       // Timestamps come back in UTC, whatever the server's or the machine's time zone.
@@ -62,11 +62,6 @@ export class PostgresDatabase implements Database {
     return this.#stallTimeoutMs;
   }
 
-  /** A short statement's config with the client-side wait for its answer (pg reads `query_timeout`; its typings omit it). */
-  #timed<T extends object>(config: T): T {
-    return this.#answerTimeoutMs === undefined ? config : ({ ...config, query_timeout: this.#answerTimeoutMs } as T);
-  }
-
   streamBatches(query: SqlQuery, options: StreamOptions): PostgresCursorReader {
     return new PostgresCursorReader(this.pool, query, { batchSize: options.batchSize, label: this.label, stallTimeoutMs: this.#stallTimeoutMs });
   }
@@ -77,7 +72,7 @@ export class PostgresDatabase implements Database {
 
   async query(query: SqlQuery): Promise<Row[]> {
     try {
-      const result = await this.pool.query<Row>(this.#timed({ text: query.text, values: [...query.values], rowMode: 'array' as const, types: sluiceTypes }));
+      const result = await this.pool.query<Row>({ text: query.text, values: [...query.values], rowMode: 'array' as const, types: sluiceTypes });
       return result.rows;
     } catch (error) {
       throw translateDbError(error, this.label);
@@ -86,7 +81,7 @@ export class PostgresDatabase implements Database {
 
   async change(query: SqlQuery): Promise<number> {
     try {
-      const result = await this.pool.query(this.#timed({ text: query.text, values: [...query.values] }));
+      const result = await this.pool.query({ text: query.text, values: [...query.values] });
       return result.rowCount ?? 0;
     } catch (error) {
       throw translateDbError(error, this.label);
@@ -107,7 +102,7 @@ export class PostgresDatabase implements Database {
     const arrays = target.columns.map((c, i) => `$${i + 1}::${ARRAY_TYPES[c.type]}`).join(', ');
     const values = target.columns.map((_, i) => rows.map((row) => row[i]));
     try {
-      await this.pool.query(this.#timed({ text: `INSERT INTO ${quoteIdent(target.table)} (${names}) SELECT * FROM unnest(${arrays})`, values }));
+      await this.pool.query({ text: `INSERT INTO ${quoteIdent(target.table)} (${names}) SELECT * FROM unnest(${arrays})`, values });
     } catch (error) {
       throw translateDbError(error, this.label);
     }
@@ -160,11 +155,11 @@ export class PostgresDatabase implements Database {
     try {
       if (target.mode === 'upsert') {
         const sets = names.filter((n) => n !== key).map((n) => `${n} = EXCLUDED.${n}`).join(', ');
-        const result = await on.query<{ inserted: boolean }>(this.#timed({ text: `${insert} DO UPDATE SET ${sets} RETURNING (xmax = 0) AS inserted`, values }));
+        const result = await on.query<{ inserted: boolean }>({ text: `${insert} DO UPDATE SET ${sets} RETURNING (xmax = 0) AS inserted`, values });
         const inserted = result.rows.filter((r) => r.inserted).length;
         return { inserted, updated: result.rows.length - inserted, existing: [] };
       }
-      const result = await on.query<{ key: string }>(this.#timed({ text: `${insert} DO NOTHING RETURNING ${key}::text AS key`, values }));
+      const result = await on.query<{ key: string }>({ text: `${insert} DO NOTHING RETURNING ${key}::text AS key`, values });
       const written = new Set(result.rows.map((r) => r.key));
       const at = target.columns.findIndex((c) => c.name === target.key);
       const existing = rows.flatMap((row, i) => (written.has(String(row[at])) ? [] : [i]));
@@ -201,7 +196,7 @@ export class PostgresDatabase implements Database {
     const values = all.map((_, i) => rows.map((row) => row[i]));
     try {
       const text = `UPDATE ${quoteIdent(target.table)} AS t SET ${sets} FROM unnest(${arrays}) AS v(${names}) WHERE t.${key} = v.${key}`;
-      const result = await this.pool.query(this.#timed({ text, values }));
+      const result = await this.pool.query({ text, values });
       return result.rowCount ?? 0;
     } catch (error) {
       throw translateDbError(error, this.label);

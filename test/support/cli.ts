@@ -18,6 +18,8 @@ export interface CliOptions {
   readonly bin?: string;
   /** Called once the child is running, e.g. to signal it. */
   readonly onSpawn?: (child: ChildProcess) => void;
+  /** The child is killed (SIGKILL) if still running after this long (default 240 s), so a hung run never outlives its test. */
+  readonly killAfterMs?: number;
 }
 
 /** Runs the real CLI in a child process. */
@@ -29,8 +31,12 @@ export function sluice(args: string[], options: CliOptions = {}): Promise<CliRes
     let stderr = '';
     child.stdout.on('data', (chunk: Buffer) => stdout.push(chunk));
     child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    const killer = setTimeout(() => child.kill('SIGKILL'), options.killAfterMs ?? 240_000);
     child.on('error', reject);
-    child.on('close', (code, signal) => resolve({ code, signal, stdout: Buffer.concat(stdout), stderr }));
+    child.on('close', (code, signal) => {
+      clearTimeout(killer);
+      resolve({ code, signal, stdout: Buffer.concat(stdout), stderr });
+    });
     options.onSpawn?.(child);
   });
 }

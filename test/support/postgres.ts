@@ -71,3 +71,29 @@ export async function openConnections(database: string): Promise<number> {
   const rows = await adminQuery<{ n: string }>('SELECT count(*) AS n FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()', [database]);
   return Number(rows[0]!.n);
 }
+
+const stoppedBackends = new Map<number, () => void>();
+process.on('exit', () => {
+  for (const resume of stoppedBackends.values()) resume();
+});
+
+/**
+ * Stops a backend (SIGSTOP) for at most `maxMs`, and returns what resumes it. Never longer: on
+ * PostgreSQL 15 every DROP DATABASE waits for all backends, stopped ones included, so a backend
+ * left stopped by a failing test would stall the clean-up of every other test file.
+ */
+export function stopBackend(pid: number, maxMs = 8000): () => void {
+  process.kill(pid, 'SIGSTOP');
+  const resume = () => {
+    clearTimeout(timer);
+    if (!stoppedBackends.delete(pid)) return;
+    try {
+      process.kill(pid, 'SIGCONT');
+    } catch {
+      // Gone already.
+    }
+  };
+  const timer = setTimeout(resume, maxMs);
+  stoppedBackends.set(pid, resume);
+  return resume;
+}
