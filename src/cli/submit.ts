@@ -2,6 +2,8 @@ import { resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Pipeline } from '../core/define.ts';
 import { SluiceError } from '../core/errors.ts';
+import { notPartitionable } from '../core/run.ts';
+import { checkSnapshotDatabase } from '../queue/partitioned-run.ts';
 import type { ParamSpecs, ParamValues } from '../core/params.ts';
 import { osUser } from '../ops/run-id.ts';
 import type { QueueJob, QueuedRun, QueuedRunResult, RunQueue } from '../queue/run-queue.ts';
@@ -13,6 +15,13 @@ export const SUBMIT_OPTIONS = {
   queueDb: QUEUE_DB_OPTION,
   db: { ...DB_OPTION, description: "The run's database, as the workers reach it (default: the worker's)" },
   out: { type: 'string', accepts: 'a file path', description: "Output file, on storage every worker shares (made absolute here). Default: the pipeline's default, in the worker's folder" },
+  partitions: {
+    type: 'integer',
+    min: 1,
+    max: 64,
+    default: 1,
+    description: 'Cut a file export into this many key ranges of one PostgreSQL snapshot, run by any workers and joined in key order (same bytes as one run)',
+  },
   wait: { type: 'boolean', default: false, description: 'Follow the run until it ends and exit with its status (0 succeeded, 3 refused, 1 failed)' },
   retries: { type: 'integer', min: 0, max: 20, default: 2, description: 'Attempts after the first when a run fails for a reason a retry may cure (a worker killed, a database gone)' },
   expire: { type: 'integer', min: 10, max: 82_800, default: 3600, description: 'Seconds a run may take before its job is taken as lost (its worker died) and retried' },
@@ -72,6 +81,14 @@ async function submit(pipeline: Pipeline, run: QueuedRun, options: ParamValues):
   }
 }
 
+/** `--partitions N` needs an export that can be cut into key ranges, to a file every worker reaches. */
+function checkPartitionable(pipeline: Pipeline, out: string | undefined, db: string | undefined): void {
+  const why = notPartitionable(pipeline);
+  if (why) throw new SluiceError('USAGE', `Pipeline "${pipeline.name}" cannot run in partitions: ${why}. Submit it without --partitions.`);
+  if (out === undefined || out === '-') throw new SluiceError('USAGE', '--partitions needs --out: a file path on storage every worker shares (the parts are written beside it).');
+  if (db !== undefined) checkSnapshotDatabase(db);
+}
+
 /** `sluice submit <pipeline>`: the pipeline's parameters and SUBMIT_OPTIONS as flags, as for `run`. */
 export function submitCli(ws: Workspace): Command {
   const { pipelines } = ws;
@@ -84,14 +101,16 @@ export function submitCli(ws: Workspace): Command {
       const invoked = pipelineInvocation({ verb: 'submit', summary: SUBMIT_SUMMARY, options: SUBMIT_OPTIONS }, args, pipelines);
       if (!invoked) return 0;
       const { pipeline, line } = invoked;
-      const { queueDb, db, out, wait, retries, expire, json, ...params } = line.options;
+      const { queueDb, db, out, partitions, wait, retries, expire, json, ...params } = line.options;
       if (out !== undefined && pipeline.sink.type === 'writer') throw new SluiceError('USAGE', `Pipeline "${pipeline.name}" writes to the database; --out does not apply.`);
+      if ((partitions as number) > 1) checkPartitionable(pipeline, out as string | undefined, db as string | undefined);
       const run: QueuedRun = {
         pipeline: pipeline.name,
         params: givenParams(params, line.values),
         ...(db === undefined ? {} : { db: db as string }),
         ...(out === undefined ? {} : { out: out === '-' ? out : resolve(out as string) }),
         submittedBy: osUser(),
+        ...((partitions as number) > 1 ? { partitions: partitions as number } : {}),
       };
       if (run.out === '-') throw new SluiceError('USAGE', 'A queued run cannot write to stdout: give --out a file path on storage the workers share.');
       return submit(pipeline, run, { queueDb, wait, retries, expire, json });

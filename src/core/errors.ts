@@ -30,6 +30,8 @@ export const ERROR_CODES = {
   LOCKED: { exitCode: 75, httpStatus: 409 },
   /** The run's lock was lost while it ran (its connection dropped, its lease taken over): it stopped so two runs never overlap. */
   LOCK_LOST: { exitCode: 1, httpStatus: 500 },
+  /** A partition of a partitioned run (`sluice submit --partitions`) failed after its retries: nothing was assembled. */
+  PARTITION_FAILED: { exitCode: 1, httpStatus: 500 },
   INTERNAL: { exitCode: 1, httpStatus: 500 },
 } as const;
 

@@ -16,9 +16,9 @@ import type { Input } from './input.ts';
 import { type Rejection, type RejectsOptions, RunRejects } from './rejects.ts';
 import { type ParamSpecs, type RunParams, parseParams } from './params.ts';
 import { reportProgress } from './progress.ts';
-import { type SlicedExport, writeSlices } from './sliced-export.ts';
+import { type SlicedExport, sliceStages, writeSlices } from './sliced-export.ts';
 import { allClosed, byteMeter, encodedMeter, meter, transformChain } from './stage-streams.ts';
-import type { Columns, EncodedStream, EncoderSinkSpec, StageContext } from './types.ts';
+import type { Columns, EncodedStream, EncoderSinkSpec, KeySlice, SliceReader, StageContext } from './types.ts';
 
 /** Opens a database by URL, for a run given one: the front end decides how (src/db/open.ts in practice). */
 export type DatabaseOpener = (url: string, options: { readonly create?: boolean }) => Database;
@@ -61,6 +61,18 @@ export interface RunOptions<P extends ParamSpecs = ParamSpecs> {
    * resumed (see checkpoints.ts); applies where the pipeline and the output allow it.
    */
   readonly checkpoints?: CheckpointOptions;
+  /**
+   * Write only this slice of the export (one partition of a partitioned run, see
+   * src/queue/partitioned-run.ts): the preamble and header only when `first`, and an empty
+   * slice is not a failure. See `planPartitions` for the slices.
+   */
+  readonly partition?: Partition;
+}
+
+/** One partition of a run: a slice of its rows in key order, and whether it begins the file. */
+export interface Partition {
+  readonly slice: KeySlice;
+  readonly first: boolean;
 }
 
 /** A running run's figures so far. */
@@ -253,14 +265,31 @@ class Run {
     };
   }
 
+  /** One partition's stages: its slice, encoded at the source where it can be, into the output. */
+  async partitionStages(ctx: StageContext, partition: Partition): Promise<Array<Readable | Writable>> {
+    const { source, transforms, sink } = this.pipeline;
+    const why = notPartitionable(this.pipeline);
+    if (why || sink.type !== 'encoder' || !source.slices) throw new SluiceError('USAGE', `Pipeline "${this.pipeline.name}" cannot run in partitions: ${why}.`);
+    for (const stage of [source, ...transforms, sink]) this.metrics.stage(stage.kind);
+    let columns: Columns = source.columns;
+    const fns = transforms.map((t) => {
+      const fn = t.open(ctx, columns);
+      columns = t.columns?.(columns) ?? columns;
+      return fn;
+    });
+    const job = { ctx, reader: source.slices, sink, columns, transforms: fns, metrics: this.metrics, inDatabase: this.options.inDatabase !== false };
+    // The whole run checks for rows, not each partition.
+    return (await sliceStages(job, partition.slice, partition.first, this.outputs(sink, { requireRows: false }))).stages;
+  }
+
   /**
    * The output, opened when its first bytes may go out; for `requireRows` only once a row has
    * reached the sink, so "no rows" means none survived the transforms, and nothing was created.
    */
-  outputs(sink: EncoderSinkSpec): Writable[] {
+  outputs(sink: EncoderSinkSpec, options: { readonly requireRows?: false } = {}): Writable[] {
     const output = this.options.output;
     if (!output) throw new SluiceError('INVALID_DEFINITION', `Pipeline "${this.pipeline.name}" writes ${sink.format.extension}: the run needs an output.`);
-    const { requireRows } = this.pipeline;
+    const requireRows = options.requireRows === false ? undefined : this.pipeline.requireRows;
     return [
       new DeferredOutput({
         open: () => {
@@ -332,8 +361,11 @@ export async function runPipeline<P extends ParamSpecs>(pipeline: Pipeline<P>, o
     releaseHeap = holdHeapTrim();
     run.metrics.startSampling();
     run.logger.debug({ params: ctx.params, output }, 'run started');
-    const sliced = await run.sliced(ctx);
-    if (sliced) {
+    const sliced = options.partition ? undefined : await run.sliced(ctx);
+    if (options.partition) {
+      const stages = await run.partitionStages(ctx, options.partition);
+      await pipe(stages, { signal }).finally(() => allClosed(stages));
+    } else if (sliced) {
       await writeSlices(sliced).catch(async (error: unknown) => {
         await sliced.output.discard();
         throw error;
@@ -357,3 +389,27 @@ export async function runPipeline<P extends ParamSpecs>(pipeline: Pipeline<P>, o
     await run.close();
   }
 }
+
+/**
+ * Why a pipeline cannot run in partitions, or undefined when it can: the slices of its export
+ * must join into the same bytes as one run (as a resumable export's do) and its source must plan them.
+ */
+export function notPartitionable(pipeline: Pipeline): string | undefined {
+  const why = notResumable(pipeline);
+  if (why) return why;
+  return pipeline.source.slices?.plan ? undefined : 'its source cannot cut its rows into key ranges';
+}
+
+/**
+ * Cuts a run of `pipeline` into at most `parts` partitions of about equal row counts (fewer when
+ * there are fewer rows), read from `database` (for one consistent state, a database bound to the
+ * snapshot the partitions will read).
+ */
+export async function planPartitions(pipeline: Pipeline, options: Pick<RunOptions, 'params' | 'logger'> & { readonly database: Database; readonly parts: number; readonly signal?: AbortSignal }): Promise<readonly KeySlice[]> {
+  const why = notPartitionable(pipeline);
+  if (why) throw new SluiceError('USAGE', `Pipeline "${pipeline.name}" cannot run in partitions: ${why}.`);
+  const run = new Run(pipeline, options);
+  const ctx = run.context(options.signal ?? new AbortController().signal);
+  return (pipeline.source.slices as Required<SliceReader>).plan(ctx, options.parts);
+}
+

@@ -80,27 +80,35 @@ export async function writeSlices(job: SlicedExport): Promise<void> {
 
 /** One slice from the source to the file; resolves to the source rows it read. */
 async function writeSlice(job: SlicedExport, slice: KeySlice, first: boolean): Promise<number> {
-  const { ctx, reader, sink, metrics } = job;
   const destination = job.output.slice();
   const last = destination.pop()!;
-  const out = [...destination, byteMeter((bytes) => (metrics.bytesWritten += bytes)), last];
+  const out = [...destination, byteMeter((bytes) => (job.metrics.bytesWritten += bytes)), last];
+  const { stages, rows } = await sliceStages(job, slice, first, out);
+  await pipe(stages, { signal: job.ctx.signal }).finally(() => allClosed(stages));
+  return rows();
+}
+
+/** What reading and encoding one slice needs. */
+export type SliceJob = Pick<SlicedExport, 'ctx' | 'reader' | 'sink' | 'columns' | 'transforms' | 'metrics' | 'inDatabase'>;
+
+/**
+ * The stages of one slice into `out`: encoded at the source when it can, else rows through the
+ * transforms and the sink. Only the first slice of a file has the preamble and header. `rows`
+ * tells, once the stages have run, how many source rows the slice held.
+ */
+export async function sliceStages(job: SliceJob, slice: KeySlice, first: boolean, out: readonly Writable[]): Promise<{ stages: Array<Readable | Writable>; rows: () => number }> {
+  const { ctx, reader, sink, metrics } = job;
   const encoding = job.inDatabase && job.transforms.length === 0 && sink.sqlEncoding ? sliceEncoding(sink.sqlEncoding(ctx, job.columns), first) : undefined;
   const encoded = encoding && reader.openEncoded ? await reader.openEncoded(ctx, encoding, slice) : undefined;
+  if (encoded && encoding) return { stages: [encoded, encodedMeter(encoded, encoding, metrics), ...out], rows: () => encoded.rowCount ?? 0 };
   let rows = 0;
-  let stages: Array<Readable | Writable>;
-  if (encoded && encoding) {
-    stages = [encoded, encodedMeter(encoded, encoding, metrics), ...out];
-  } else {
-    const head: Array<Readable | Writable> = [
-      await reader.open(ctx, slice),
-      meter((n) => {
-        rows += n;
-        metrics.recordBatch(0, n);
-      }),
-    ];
-    if (job.transforms.length > 0) head.push(transformChain(job.transforms, metrics));
-    stages = [...head, sink.open(ctx, job.columns, { continuing: !first }), ...out];
-  }
-  await pipe(stages, { signal: ctx.signal }).finally(() => allClosed(stages));
-  return encoded ? (encoded.rowCount ?? 0) : rows;
+  const head: Array<Readable | Writable> = [
+    await reader.open(ctx, slice),
+    meter((n) => {
+      rows += n;
+      metrics.recordBatch(0, n);
+    }),
+  ];
+  if (job.transforms.length > 0) head.push(transformChain(job.transforms, metrics));
+  return { stages: [...head, sink.open(ctx, job.columns, { continuing: !first }), ...out], rows: () => rows };
 }

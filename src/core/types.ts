@@ -88,6 +88,11 @@ export interface SliceReader<P extends ParamSpecs = ParamSpecs> {
   open(ctx: StageContext<P>, slice: KeySlice): Promise<Readable>;
   /** The slice encoded at the source (see SourceSpec.openEncoded). */
   openEncoded?(ctx: StageContext<P>, encoding: SqlEncoding, slice: KeySlice): Promise<EncodedStream | undefined>;
+  /**
+   * Cuts the whole export (filters and limit applied) into at most `parts` consecutive slices of
+   * about equal row counts, from the data (see src/db/key-ranges.ts): a partitioned run's work.
+   */
+  plan?(ctx: StageContext<P>, parts: number): Promise<readonly KeySlice[]>;
 }
 
 /** A table read page by page in key order (keyset pagination). */

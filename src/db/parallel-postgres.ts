@@ -1,6 +1,5 @@
 import type pg from 'pg';
 import type { SqlQuery } from '../core/database.ts';
-import { SluiceError } from '../core/errors.ts';
 import type { ParamValues } from '../core/params.ts';
 import type { Row, SqlEncoding } from '../core/types.ts';
 import { translateDbError } from './errors.ts';
@@ -8,16 +7,14 @@ import { planKeyRanges } from './key-ranges.ts';
 import { type EncodedParts, destroyParts, partEvent } from './parallel-parts.ts';
 import type { PostgresDatabase } from './postgres.ts';
 import { PostgresCopyReader } from './postgres-copy-reader.ts';
-import type { ClientReaderOptions } from './postgres-client.ts';
+import { checkedSnapshotId } from './postgres-client.ts';
 import { sluiceTypes } from './postgres-types.ts';
 import { type SelectSpec, buildCopy, rangeSource } from './select.ts';
 
-/** What pg_export_snapshot() returns (e.g. 00000003-0000001B-1): checked before it is spliced into SET TRANSACTION SNAPSHOT, which takes no parameter. */
-const SNAPSHOT_ID = /^[0-9A-F]+(-[0-9A-F]+)+$/i;
-
 /**
- * A transaction whose snapshot other sessions import, as `pg_dump -j` does. It stays open only
- * until every reader has imported it: after that each reader's transaction keeps the snapshot.
+ * A transaction whose snapshot other sessions import, as `pg_dump -j` does. For a parallel export
+ * it stays open only until every reader has imported it: after that each reader's transaction
+ * keeps the snapshot. A partitioned run holds it (`hold`) until its last partition has begun.
  */
 export class ExportedSnapshot {
   private constructor(
@@ -26,14 +23,13 @@ export class ExportedSnapshot {
     readonly label: string,
   ) {}
 
-  static async open(pool: pg.Pool, label: string): Promise<ExportedSnapshot> {
+  static async open(pool: pg.Pool, label: string, options: { readonly hold?: boolean } = {}): Promise<ExportedSnapshot> {
     const client = await pool.connect().catch((error: unknown) => Promise.reject(translateDbError(error, label)));
     try {
-      await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+      // Held on purpose while partitions wait in the queue: the server's idle timeout must not end it.
+      await client.query(`BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY${options.hold ? '; SET LOCAL idle_in_transaction_session_timeout = 0' : ''}`);
       const { rows } = await client.query<{ id: string }>('SELECT pg_export_snapshot() AS id');
-      const id = rows[0]!.id;
-      if (!SNAPSHOT_ID.test(id)) throw new SluiceError('INTERNAL', `Unexpected snapshot id from ${label}: ${id}`);
-      return new ExportedSnapshot(id, client, label);
+      return new ExportedSnapshot(checkedSnapshotId(rows[0]!.id), client, label);
     } catch (error) {
       client.release(true);
       throw translateDbError(error, label);
@@ -61,21 +57,6 @@ export class ExportedSnapshot {
   }
 }
 
-/** A COPY reader whose transaction imports the shared snapshot first, then says so ('joined'). */
-class SnapshotCopyReader extends PostgresCopyReader {
-  readonly #snapshot: string;
-
-  constructor(pool: pg.Pool, query: ReturnType<typeof buildCopy>, options: ClientReaderOptions, snapshot: string) {
-    super(pool, query, options);
-    this.#snapshot = snapshot;
-  }
-
-  protected override async begin(client: pg.PoolClient): Promise<void> {
-    await client.query(`BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; SET TRANSACTION SNAPSHOT '${this.#snapshot}'; SET LOCAL statement_timeout = 0`);
-    this.emit('joined');
-  }
-}
-
 /** The pool's size: the coordinator holds one connection while the readers take theirs. */
 function poolSize(pool: pg.Pool): number {
   return pool.options.max ?? 10;
@@ -90,17 +71,17 @@ export async function postgresParts(db: PostgresDatabase, spec: SelectSpec, para
   const readers = Math.min(wanted, size - 1);
   if (readers < 2) return { readers: 1, reason: `the connection pool (${size}) leaves no room for a second reader beside the coordinator` };
   const snapshot = await ExportedSnapshot.open(db.pool, db.label);
-  const parts: SnapshotCopyReader[] = [];
+  const parts: PostgresCopyReader[] = [];
   try {
     const plan = await planKeyRanges((q) => snapshot.query(q), 'postgres', rangeSource('postgres', spec, params), readers);
     if (plan.ranges.length < 2) {
       await snapshot.release();
       return { readers: 1, reason: `${plan.rows} row(s) make a single range` };
     }
-    const options = { label: db.label, stallTimeoutMs: db.stallTimeoutMs };
+    const options = { label: db.label, stallTimeoutMs: db.stallTimeoutMs, snapshot: snapshot.id };
     for (const [i, range] of plan.ranges.entries()) {
       const query = buildCopy(spec, params, i === 0 ? encoding : { ...encoding, header: false }, { range, keyType: plan.keyType });
-      const part = new SnapshotCopyReader(db.pool, query, options, snapshot.id);
+      const part = new PostgresCopyReader(db.pool, query, options);
       // Errors are the assembly's to report (it checks `errored` as it starts); none may go unheard before.
       part.on('error', () => undefined);
       parts.push(part);

@@ -9,6 +9,8 @@ export interface ClientReaderOptions {
   readonly label: string;
   /** The server sends nothing for this long while we wait on it: the read fails (0: never). */
   readonly stallTimeoutMs: number;
+  /** Read in this exported snapshot (pg_export_snapshot) instead of a fresh one: see `streamingTransaction`. */
+  readonly snapshot?: string;
 }
 
 /** Errors of a client being discarded: the run has already failed or finished. */
@@ -20,6 +22,28 @@ function ignoreLateErrors(): void {}
  * one statement to the server). Progress is watched on our side instead (see `awaitServer`).
  */
 export const STREAMING_TRANSACTION = 'BEGIN READ ONLY; SET LOCAL statement_timeout = 0';
+
+/** What pg_export_snapshot() returns (e.g. 00000003-0000001B-1): checked before it is spliced into SET TRANSACTION SNAPSHOT, which takes no parameter. */
+const SNAPSHOT_ID = /^[0-9A-F]+(-[0-9A-F]+)+$/i;
+
+/** A snapshot id as PostgreSQL gives them, or an INTERNAL error. */
+export function checkedSnapshotId(id: string): string {
+  if (!SNAPSHOT_ID.test(id)) throw new SluiceError('INTERNAL', `Unexpected snapshot id: ${id}`);
+  return id;
+}
+
+/**
+ * The statement that opens a transaction in an exported snapshot, as `pg_dump -j` does: every
+ * reader of one parallel export, or of one partitioned run, sees the same committed rows.
+ */
+export function snapshotTransaction(snapshot: string, extra = ''): string {
+  return `BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; SET TRANSACTION SNAPSHOT '${checkedSnapshotId(snapshot)}'${extra}`;
+}
+
+/** A streaming read's transaction: STREAMING_TRANSACTION, in `snapshot` when one is given. */
+export function streamingTransaction(snapshot: string | undefined): string {
+  return snapshot === undefined ? STREAMING_TRANSACTION : snapshotTransaction(snapshot, '; SET LOCAL statement_timeout = 0');
+}
 
 /**
  * A Readable that owns one pooled client for its whole life (the cursor and COPY readers).

@@ -3,7 +3,7 @@ import type pg from 'pg';
 import type { CopyQuery } from '../core/database.ts';
 import { translateDbError } from './errors.ts';
 import { loadCopyTo } from './pg-modules.ts';
-import { type ClientReaderOptions, PooledClientReader, STREAMING_TRANSACTION } from './postgres-client.ts';
+import { type ClientReaderOptions, PooledClientReader, streamingTransaction } from './postgres-client.ts';
 
 /** Bytes passed on in one turn of the event loop before the reader lets other work run. */
 const YIELD_BYTES = 256 * 1024;
@@ -55,9 +55,10 @@ export class PostgresCopyReader extends PooledClientReader {
     copy.on('end', () => void this.#complete());
   }
 
-  /** Opens the read's transaction; a parallel export's parts join a shared snapshot here (parallel-postgres.ts). */
+  /** Opens the read's transaction, in the shared snapshot when it has one; a parallel export's parts say so ('joined'). */
   protected async begin(client: pg.PoolClient): Promise<void> {
-    await client.query(STREAMING_TRANSACTION);
+    await client.query(streamingTransaction(this.options.snapshot));
+    this.emit('joined');
   }
 
   /** COMMIT completes after COPY's CommandComplete, which carries the row count. */

@@ -4,7 +4,7 @@ import type { Row } from '../core/types.ts';
 import type { SqlQuery } from '../core/database.ts';
 import { translateDbError } from './errors.ts';
 import { loadCursor } from './pg-modules.ts';
-import { type ClientReaderOptions, PooledClientReader, STREAMING_TRANSACTION } from './postgres-client.ts';
+import { type ClientReaderOptions, PooledClientReader, streamingTransaction } from './postgres-client.ts';
 import { sluiceTypes } from './postgres-types.ts';
 
 export interface CursorReaderOptions extends ClientReaderOptions {
@@ -30,7 +30,7 @@ export class PostgresCursorReader extends PooledClientReader {
 
   protected async start(client: pg.PoolClient): Promise<void> {
     this.busy = true;
-    await client.query(STREAMING_TRANSACTION);
+    await client.query(streamingTransaction(this.options.snapshot));
     this.busy = false;
     this.serverAnswered();
     const config = { rowMode: 'array' as const, types: sluiceTypes };

@@ -13,6 +13,11 @@ export interface PostgresOptions {
    * are exempt: a long export is one statement to the server, and is watched for progress instead.
    */
   readonly statementTimeoutMs?: number;
+  /**
+   * Read every row in this exported snapshot (pg_export_snapshot), which another session holds
+   * open: the partitions of one run see one state of the data (see src/queue/partitioned-run.ts).
+   */
+  readonly snapshot?: string;
 }
 
 export const POSTGRES_DEFAULTS = { connectTimeoutMs: 10_000, stallTimeoutMs: 120_000, statementTimeoutMs: 600_000 } as const;

@@ -3,6 +3,7 @@ import type { ColumnType, Row } from '../core/types.ts';
 import { type CopyQuery, type Database, type HeldLock, type SqlQuery, type StreamOptions, type UpdateTarget, type UpsertOutcome, type UpsertTarget, type WriteSession, type WriteTarget, quoteIdent } from '../core/database.ts';
 import { translateDbError } from './errors.ts';
 import { loadPg } from './pg-modules.ts';
+import { type ClientReaderOptions, snapshotTransaction } from './postgres-client.ts';
 import { sluiceClientClass } from './postgres-client-class.ts';
 import { copyInsert } from './postgres-copy-insert.ts';
 import { PostgresCopyReader } from './postgres-copy-reader.ts';
@@ -31,6 +32,7 @@ export class PostgresDatabase implements Database {
   readonly label: string;
   readonly pool: pg.Pool;
   readonly #stallTimeoutMs: number;
+  readonly #snapshot: string | undefined;
   /** Upserts (one per sink that opened) whose COPY met a key already in the table: the rest of their batches go by INSERT. */
   readonly #copyRefused = new WeakSet<UpsertTarget>();
 
@@ -38,6 +40,7 @@ export class PostgresDatabase implements Database {
     this.label = label;
     const { connectTimeoutMs, stallTimeoutMs, statementTimeoutMs } = { ...POSTGRES_DEFAULTS, ...options };
     this.#stallTimeoutMs = stallTimeoutMs;
+    this.#snapshot = options.snapshot;
     this.pool = new (loadPg().Pool)({
       connectionString,
       // Plain statements (counts, pages, batch writes, locks, history) wait this long for an answer.
@@ -63,19 +66,39 @@ export class PostgresDatabase implements Database {
   }
 
   streamBatches(query: SqlQuery, options: StreamOptions): PostgresCursorReader {
-    return new PostgresCursorReader(this.pool, query, { batchSize: options.batchSize, label: this.label, stallTimeoutMs: this.#stallTimeoutMs });
+    return new PostgresCursorReader(this.pool, query, { ...this.#readerOptions(), batchSize: options.batchSize });
   }
 
   copyOut(query: CopyQuery): PostgresCopyReader {
-    return new PostgresCopyReader(this.pool, query, { label: this.label, stallTimeoutMs: this.#stallTimeoutMs });
+    return new PostgresCopyReader(this.pool, query, this.#readerOptions());
+  }
+
+  #readerOptions(): ClientReaderOptions {
+    return { label: this.label, stallTimeoutMs: this.#stallTimeoutMs, ...(this.#snapshot === undefined ? {} : { snapshot: this.#snapshot }) };
   }
 
   async query(query: SqlQuery): Promise<Row[]> {
+    const config = { text: query.text, values: [...query.values], rowMode: 'array' as const, types: sluiceTypes };
     try {
-      const result = await this.pool.query<Row>({ text: query.text, values: [...query.values], rowMode: 'array' as const, types: sluiceTypes });
-      return result.rows;
+      if (this.#snapshot === undefined) return (await this.pool.query<Row>(config)).rows;
+      return await this.#inSnapshot((client) => client.query<Row>(config).then((result) => result.rows));
     } catch (error) {
       throw translateDbError(error, this.label);
+    }
+  }
+
+  /** Runs `work` in a transaction of the shared snapshot, on a client of its own. */
+  async #inSnapshot<T>(work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+    const client = await this.pool.connect();
+    try {
+      await client.query(snapshotTransaction(this.#snapshot!));
+      const result = await work(client);
+      await client.query('COMMIT');
+      client.release();
+      return result;
+    } catch (error) {
+      client.release(true);
+      throw error;
     }
   }
 

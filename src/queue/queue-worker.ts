@@ -15,7 +15,9 @@ import { newRunId } from '../ops/run-id.ts';
 import type { DrainResult, Drainable } from '../ops/shutdown.ts';
 import { trackedRun } from '../ops/tracked-run.ts';
 import { checkOutputPath, outputForPath } from '../sinks/file-output.ts';
-import { type QueuedRun, type QueuedRunResult, RUN_QUEUE, type RunQueue } from './run-queue.ts';
+import { openDatabase } from '../db/open.ts';
+import { type PartitionJob, type PartitionResult, runPartitioned } from './partitioned-run.ts';
+import { PARTITION_QUEUE, type QueuedRun, type QueuedRunResult, RUN_QUEUE, type RunQueue } from './run-queue.ts';
 
 /** A run stops this long before pg-boss would expire its job, so a retry never writes beside it. */
 const EXPIRY_MARGIN_MS = 2000;
@@ -76,15 +78,28 @@ export class QueueWorker implements Drainable {
     const { boss } = this.#options.queue;
     const options = { batchSize: 1, includeMetadata: true, pollingIntervalSeconds: this.#options.pollSeconds ?? 1 } as const;
     for (let i = 0; i < this.#options.concurrency; i++) {
-      await boss.work<QueuedRun>(RUN_QUEUE, options, ([job]) => this.#track(job!));
+      await boss.work<QueuedRun>(RUN_QUEUE, options, ([job]) => this.#track(job!, (stop) => this.#run(job!, stop)));
+      // Partitions have slots of their own: a coordinator waiting on its partitions never keeps them from running.
+      // pg-boss's shortest poll: a run's partitions are taken one poll apart on each slot.
+      await boss.work<PartitionJob>(PARTITION_QUEUE, { ...options, pollingIntervalSeconds: 0.5 }, ([job]) => this.#track(job!, (stop) => this.#runPartition(job!, stop)));
     }
   }
 
-  #track(job: PgBoss.JobWithMetadata<QueuedRun>): Promise<QueuedRunResult> {
+  #track<T>(job: PgBoss.JobWithMetadata<unknown>, work: (stop: AbortSignal) => Promise<T>): Promise<T> {
     const abort = new AbortController();
-    const done = this.#run(job, abort.signal).finally(() => this.#running.delete(job.id));
+    const done = work(abort.signal).finally(() => this.#running.delete(job.id));
     this.#running.set(job.id, { abort, done });
     return done;
+  }
+
+  /** Aborts a run shortly before pg-boss would expire its job, so a retry never writes beside it; returns the timer's stop. */
+  #expiry(job: PgBoss.JobWithMetadata<unknown>): { readonly signal: AbortSignal; readonly clear: () => void } {
+    const expiry = new AbortController();
+    const timer = setTimeout(
+      () => expiry.abort(new SluiceError('TIMEOUT', `The job ran into its expiry (${job.expireInSeconds} s); the queue retries it.`)),
+      Math.max(job.expireInSeconds * 1000 - EXPIRY_MARGIN_MS, 1000),
+    );
+    return { signal: expiry.signal, clear: () => clearTimeout(timer) };
   }
 
   async #run(job: PgBoss.JobWithMetadata<QueuedRun>, stop: AbortSignal): Promise<QueuedRunResult> {
@@ -92,11 +107,7 @@ export class QueueWorker implements Drainable {
     const runId = newRunId();
     const attempt = job.retryCount + 1;
     const log = logger.child({ job: job.id, runId, attempt });
-    const expiry = new AbortController();
-    const timer = setTimeout(
-      () => expiry.abort(new SluiceError('TIMEOUT', `The job ran into its expiry (${job.expireInSeconds} s); the queue retries it.`)),
-      Math.max(job.expireInSeconds * 1000 - EXPIRY_MARGIN_MS, 1000),
-    );
+    const expiry = this.#expiry(job);
     const data = job.data;
     try {
       const pipeline = pipelineNamed(this.#options.pipelines, data.pipeline);
@@ -104,6 +115,14 @@ export class QueueWorker implements Drainable {
       const out = pipeline.sink.type === 'encoder' ? (data.out ?? defaultOutputPath(pipeline)) : undefined;
       if (out) checkOutputPath(out, 'the job\'s "out"');
       log.info({ pipeline: pipeline.name, params, out }, `job ${job.id}: ${pipeline.name} (attempt ${attempt})`);
+      if ((data.partitions ?? 1) > 1 && out) {
+        const url = resolveDatabaseUrl(data.db, this.#options.defaultDatabase);
+        const jobs = { retries: job.retryLimit, expireSeconds: job.expireInSeconds };
+        const signal = AbortSignal.any([stop, expiry.signal]);
+        const done = await runPartitioned({ queue: this.#options.queue, pipeline, submitted: data, params, url, databaseOptions: this.#options.databaseOptions, out, runId, job: { id: job.id, attempt }, jobs, signal, logger: log });
+        log.info({ partitions: done.partitions.length }, `job ${job.id}: ${done.rows.toLocaleString('en-US')} rows in ${done.partitions.length} partitions -> ${out}`);
+        return { runId, status: 'succeeded', rows: done.rows, bytes: done.bytes, output: out, partitions: done.partitions };
+      }
       metrics?.runStarted(pipeline.name);
       try {
         const summary = await trackedRun(
@@ -144,7 +163,35 @@ export class QueueWorker implements Drainable {
       log.warn({ code: failure.code }, `job ${job.id} ${status}: ${failure.message}`);
       return { runId, status, rows: failure.summary?.rows ?? 0, bytes: failure.summary?.bytesWritten ?? 0, error: { code: failure.code, message: failure.message } };
     } finally {
-      clearTimeout(timer);
+      expiry.clear();
+    }
+  }
+
+  /** One partition of a partitioned run: its slice, in the run's snapshot, into its part file. */
+  async #runPartition(job: PgBoss.JobWithMetadata<PartitionJob>, stop: AbortSignal): Promise<PartitionResult> {
+    const data = job.data;
+    const attempt = job.retryCount + 1;
+    const log = this.#options.logger.child({ job: job.id, runId: data.runId, partition: data.index + 1, attempt });
+    const expiry = this.#expiry(job);
+    const database = openDatabase(data.db, { ...this.#options.databaseOptions, snapshot: data.snapshot, maxConnections: 2 });
+    try {
+      const pipeline = pipelineNamed(this.#options.pipelines, data.pipeline);
+      const params = parseParams(pipeline.allParams, data.params);
+      const partition = { slice: data.slice, first: data.index === 0 };
+      const summary = await trackedRun(
+        pipeline,
+        { params, database, output: outputForPath(data.out), partition, signal: AbortSignal.any([stop, expiry.signal]), logger: log },
+        { trigger: 'worker', who: data.submittedBy, job: `${data.runId} part ${data.index + 1}/${data.of}`, attempt, history: this.#options.history, live: this.#options.live },
+      );
+      log.info(`partition ${data.index + 1}/${data.of} of run ${data.runId}: ${summary.rows.toLocaleString('en-US')} rows`);
+      return { runId: data.runId, rows: summary.rows, bytes: summary.bytesWritten };
+    } catch (error) {
+      const failure = toSluiceError(error);
+      log.error({ err: failure }, `partition ${data.index + 1}/${data.of} of run ${data.runId} failed (attempt ${attempt}): ${failure.message}`);
+      throw failure;
+    } finally {
+      expiry.clear();
+      await database.close();
     }
   }
 
@@ -168,6 +215,7 @@ export class QueueWorker implements Drainable {
 
   async #drain(timeoutMs: number): Promise<DrainResult> {
     await this.#options.queue.boss.offWork(RUN_QUEUE);
+    await this.#options.queue.boss.offWork(PARTITION_QUEUE);
     const running = [...this.#running.values()];
     const finished = await Promise.race([
       Promise.allSettled(running.map((r) => r.done)).then(() => true),

@@ -1,11 +1,15 @@
 import type PgBoss from 'pg-boss';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { SluiceError, toSluiceError } from '../core/errors.ts';
 import type { RunSummary } from '../core/metrics.ts';
 import type { ParamValue } from '../core/params.ts';
 import { parseDatabaseUrl, redactUrl } from '../db/url.ts';
+import type { PartitionJob, PartitionResult, PartitionState } from './partitioned-run.ts';
 
 /** The pg-boss queue every sluice run goes through, in a schema of its own. */
 export const RUN_QUEUE = 'sluice-runs';
+/** The queue of a partitioned run's partitions (see partitioned-run.ts). */
+export const PARTITION_QUEUE = 'sluice-partitions';
 export const QUEUE_SCHEMA = 'sluice_queue';
 
 /** A run as submitted: what `sluice run` would be given, checked by the submitter and again by the worker. */
@@ -21,6 +25,8 @@ export interface QueuedRun {
   readonly job?: string;
   /** Run only if no other run holds this lock (a scheduled job's lock): a second one ends skipped. */
   readonly lock?: string;
+  /** Cut the export into this many partitions, run by any workers in one snapshot (see partitioned-run.ts). */
+  readonly partitions?: number;
 }
 
 /** What a finished job keeps: the run's outcome, for `submit --wait` and `sluice runs`. */
@@ -31,6 +37,8 @@ export interface QueuedRunResult {
   readonly bytes: number;
   readonly output?: string;
   readonly error?: { readonly code: string; readonly message: string };
+  /** A partitioned run's partitions, each with its job's state. */
+  readonly partitions?: readonly PartitionState[];
 }
 
 export type QueueJobState = 'created' | 'retry' | 'active' | 'completed' | 'cancelled' | 'failed';
@@ -58,6 +66,18 @@ function maintenanceSeconds(env: NodeJS.ProcessEnv): number {
   return Number.isInteger(seconds) && seconds >= 1 ? seconds : 60;
 }
 
+/**
+ * Workers started together on a new queue database install pg-boss's schema and create the
+ * queues at the same moment, and PostgreSQL may answer one of them with a deadlock (40P01) or a
+ * duplicate (23505): the schema or the queue is there or about to be, so the start is tried again.
+ */
+function isStartRace(error: unknown): boolean {
+  const code = (error as { code?: unknown }).code;
+  return code === '40P01' || code === '23505';
+}
+
+const START_ATTEMPTS = 5;
+
 /** sluice's side of pg-boss: open, submit, read a job, and the raw boss for the worker. */
 export class RunQueue {
   private constructor(readonly boss: PgBoss) {}
@@ -66,25 +86,31 @@ export class RunQueue {
   static async open(url: string, options: { readonly supervise?: boolean; readonly env?: NodeJS.ProcessEnv } = {}): Promise<RunQueue> {
     if (parseDatabaseUrl(url).dialect !== 'postgres') throw new SluiceError('USAGE', `The queue needs PostgreSQL (pg-boss): --queue-db ${redactUrl(url)} is not a postgres:// URL.`);
     const { default: Boss } = await import('pg-boss');
-    const boss = new Boss({
-      connectionString: url,
-      schema: QUEUE_SCHEMA,
-      application_name: 'sluice queue',
-      max: 4,
-      supervise: options.supervise ?? true,
-      schedule: false,
-      maintenanceIntervalSeconds: maintenanceSeconds(options.env ?? process.env),
-    });
-    let failure: unknown;
-    boss.on('error', (error) => (failure ??= error));
-    try {
-      await boss.start();
-      if (!(await boss.getQueue(RUN_QUEUE))) await boss.createQueue(RUN_QUEUE);
-    } catch (error) {
-      await boss.stop({ graceful: false }).catch(() => undefined);
-      throw new SluiceError('DATABASE_UNREACHABLE', `Cannot open the job queue at ${redactUrl(url)}: ${toSluiceError(error).message}`, { cause: error });
+    for (let attempt = 1; ; attempt++) {
+      const boss = new Boss({
+        connectionString: url,
+        schema: QUEUE_SCHEMA,
+        application_name: 'sluice queue',
+        max: 4,
+        supervise: options.supervise ?? true,
+        schedule: false,
+        maintenanceIntervalSeconds: maintenanceSeconds(options.env ?? process.env),
+      });
+      // Failures surface from start() and the calls below; the event only needs a listener.
+      boss.on('error', () => undefined);
+      try {
+        await boss.start();
+        for (const name of [RUN_QUEUE, PARTITION_QUEUE]) if (!(await boss.getQueue(name))) await boss.createQueue(name);
+        return new RunQueue(boss);
+      } catch (error) {
+        await boss.stop({ graceful: false }).catch(() => undefined);
+        if (attempt < START_ATTEMPTS && isStartRace(error)) {
+          await sleep(100 * attempt + Math.random() * 200);
+          continue;
+        }
+        throw new SluiceError('DATABASE_UNREACHABLE', `Cannot open the job queue at ${redactUrl(url)}: ${toSluiceError(error).message}`, { cause: error });
+      }
     }
-    return new RunQueue(boss);
   }
 
   async submit(run: QueuedRun, options: SubmitOptions): Promise<string> {
@@ -97,6 +123,34 @@ export class RunQueue {
     });
     if (id === null) throw new SluiceError('INTERNAL', 'The queue did not take the job.');
     return id;
+  }
+
+  /** Queues a partitioned run's partitions; resolves to their job ids, in order. */
+  async submitPartitions(jobs: readonly PartitionJob[], options: SubmitOptions): Promise<string[]> {
+    const ids: string[] = [];
+    for (const job of jobs) {
+      const id = await this.boss.send(PARTITION_QUEUE, job, { retryLimit: options.retries, retryDelay: 1, retryBackoff: true, expireInSeconds: options.expireSeconds });
+      if (id === null) throw new SluiceError('INTERNAL', 'The queue did not take a partition.');
+      ids.push(id);
+    }
+    return ids;
+  }
+
+  /** The partitions' jobs as they stand, in order. */
+  async partitionStates(ids: readonly string[]): Promise<PartitionState[]> {
+    return Promise.all(
+      ids.map(async (id, index) => {
+        const job = await this.boss.getJobById<PartitionJob>(PARTITION_QUEUE, id, { includeArchive: true });
+        if (!job) return { index, job: id, state: 'failed', attempts: 0 };
+        const result = job.state === 'completed' ? (job.output as PartitionResult | null) : null;
+        return { index, job: id, state: job.state, attempts: job.retryCount + 1, ...(result ? { rows: result.rows, bytes: result.bytes } : {}) };
+      }),
+    );
+  }
+
+  /** Cancels the partitions still waiting or running (a failed or aborted run's). */
+  async cancelPartitions(ids: readonly string[]): Promise<void> {
+    await this.boss.cancel(PARTITION_QUEUE, [...ids]);
   }
 
   /** A job submitted under `key` that is still waiting, waiting for a retry, or running. */

@@ -3,7 +3,8 @@ import type { ParamSpecs } from '../core/params.ts';
 import { didYouMean } from '../core/suggest.ts';
 import type { ColumnType, KeySlice, SliceReader, SourceSpec, StageContext } from '../core/types.ts';
 import { openParallelExport } from '../db/parallel-export.ts';
-import { type Filter, type SelectSpec, type SliceRange, buildCopy, buildCount, buildRangeEnd, buildSelect } from '../db/select.ts';
+import { planKeyRanges } from '../db/key-ranges.ts';
+import { type Filter, type SelectSpec, type SliceRange, buildCopy, buildCount, buildRangeEnd, buildSelect, rangeSource } from '../db/select.ts';
 
 export interface SqlSelectConfig<P extends ParamSpecs = ParamSpecs> extends SelectSpec {
   readonly summary: string;
@@ -45,6 +46,11 @@ function sliceReader(config: SqlSelectConfig): SliceReader | undefined {
     async open(ctx, slice) {
       const db = await ctx.database();
       return db.streamBatches(buildSelect(db.dialect, config, ctx.params, range(slice)), { batchSize: ctx.batchSize });
+    },
+    async plan(ctx, parts) {
+      const db = await ctx.database();
+      const { ranges } = await planKeyRanges((q) => db.query(q), db.dialect, rangeSource(db.dialect, config, ctx.params), parts);
+      return ranges.map(({ after, through }) => ({ ...(after == null ? {} : { after: String(after) }), ...(through == null ? {} : { through: String(through) }) }));
     },
     async openEncoded(ctx, encoding, slice) {
       const db = await ctx.database();

@@ -1,0 +1,197 @@
+import { readFileSync, readdirSync } from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { openDatabase } from '../../src/db/open.ts';
+import { RunHistory } from '../../src/ops/run-history.ts';
+import { sluice } from '../support/cli.ts';
+import { type Daemon, startDaemon } from '../support/daemon.ts';
+import { type ScratchDatabase, adminQuery, createScratchDatabase, postgresAvailable } from '../support/postgres.ts';
+import { scratchDir } from '../support/sqlite.ts';
+
+const dir = scratchDir('sluice-partitions-');
+const pgOk = await postgresAvailable();
+let scratch: ScratchDatabase;
+let url = '';
+
+beforeAll(async () => {
+  if (!pgOk) return;
+  scratch = await createScratchDatabase();
+  url = scratch.url;
+  const seeded = await sluice(['run', 'seed-tickets', '--db', url, '--count', '20000', '--log-level', 'warn']);
+  expect(seeded.code, seeded.stderr).toBe(0);
+  // Skewed keys: a wide gap, then a dense run, so ranges cut by key arithmetic would not balance.
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  await client.query('DELETE FROM tickets WHERE id BETWEEN 1000 AND 15000');
+  await client.end();
+}, 90_000);
+
+afterAll(async () => {
+  await scratch?.drop();
+  dir.remove();
+});
+
+/** A `sluice worker` process (the package's own pipelines) on the scratch database's queue. */
+function startWorker(): Promise<Daemon> {
+  return startDaemon(['worker', '--queue-db', url, '--db', url, '--log-level', 'info'], /taking jobs/, {
+    cwd: dir.path,
+    env: { DATABASE_URL: '', SLUICE_QUEUE_MAINTENANCE_SECONDS: '1' },
+  });
+}
+
+function submit(args: string[]) {
+  return sluice(['submit', ...args, '--queue-db', url, '--db', url], { cwd: dir.path, env: { DATABASE_URL: '' } });
+}
+
+/** What one `sluice run` of the same export writes. */
+async function single(args: string[]): Promise<Buffer> {
+  const run = await sluice(['run', 'export-csv', ...args, '--db', url, '--out', '-', '--no-history']);
+  expect(run.code, run.stderr).toBe(0);
+  return run.stdout;
+}
+
+/** No part folder is left beside the outputs. */
+function leftoverParts(): string[] {
+  return readdirSync(dir.path).filter((name) => name.includes('.parts-'));
+}
+
+interface WaitResult {
+  readonly state: string;
+  readonly result: { readonly status: string; readonly rows: number; readonly partitions: ReadonlyArray<{ readonly state: string; readonly rows: number }> };
+}
+
+describe.skipIf(!pgOk)('partitioned runs (sluice submit --partitions)', () => {
+  it('3 workers complete a 4-partition export byte-identical to one sluice run; each partition is a recorded run', async () => {
+    const workers = await Promise.all([startWorker(), startWorker(), startWorker()]);
+    try {
+      const result = await submit(['export-csv', '--out', 'four.csv', '--partitions', '4', '--wait', '--json']);
+      expect(result.code, result.stderr).toBe(0);
+      const done = JSON.parse(result.stdout.toString()) as WaitResult;
+      expect(done.state).toBe('completed');
+      expect(done.result.partitions.map((p) => p.state)).toEqual(['completed', 'completed', 'completed', 'completed']);
+      // Balanced by rank, not by key arithmetic: 5,999 rows left around the gap.
+      expect(done.result.partitions.map((p) => p.rows)).toEqual([1500, 1500, 1500, 1499]);
+      expect(readFileSync(dir.file('four.csv')).equals(await single([]))).toBe(true);
+      expect(leftoverParts()).toEqual([]);
+      const db = openDatabase(url);
+      try {
+        const parts = (await RunHistory.reader(db).list({ limit: 100 })).filter((run) => run.job?.includes(' part '));
+        expect(parts.map((run) => run.job!.replace(/^\S+ /, '')).sort()).toEqual(['part 1/4', 'part 2/4', 'part 3/4', 'part 4/4']);
+        expect(parts.every((run) => run.status === 'succeeded')).toBe(true);
+      } finally {
+        await db.close();
+      }
+    } finally {
+      await Promise.all(workers.map((w) => w.stop()));
+    }
+  }, 90_000);
+
+  it('filters, a limit and a .gz output give the same bytes as one run (the parts are compressed once, when joined)', async () => {
+    const worker = await startWorker();
+    try {
+      const result = await submit(['export-csv', '--status', 'sold', '--limit', '1234', '--out', 'sold.csv.gz', '--partitions', '3', '--wait']);
+      expect(result.code, result.stderr).toBe(0);
+      expect(result.stdout.toString()).toMatch(/^succeeded: 1,234 rows -> /);
+      const { gunzipSync } = await import('node:zlib');
+      const expected = await single(['--status', 'sold', '--limit', '1234']);
+      expect(gunzipSync(readFileSync(dir.file('sold.csv.gz'))).equals(expected)).toBe(true);
+      const viaRun = await sluice(['run', 'export-csv', '--status', 'sold', '--limit', '1234', '--db', url, '--out', dir.file('sold-run.csv.gz'), '--no-history']);
+      expect(viaRun.code).toBe(0);
+      expect(readFileSync(dir.file('sold.csv.gz')).equals(readFileSync(dir.file('sold-run.csv.gz')))).toBe(true);
+    } finally {
+      await worker.stop();
+    }
+  }, 60_000);
+
+  it('reads one snapshot: rows changed after the partitions were planned are in no part', async () => {
+    const expected = await single([]);
+    const worker = await startWorker();
+    const locker = new pg.Client({ connectionString: url });
+    await locker.connect();
+    try {
+      const submitted = submit(['export-csv', '--out', 'snapshot.csv', '--partitions', '2', '--wait']);
+      // Once the partitions are queued (the snapshot taken), hold them back and change every row they will read.
+      await waitFor(async () => (await partitionJobs()) >= 2);
+      await locker.query('BEGIN');
+      await locker.query('LOCK TABLE tickets IN ACCESS EXCLUSIVE MODE');
+      await waitFor(async () => (await lockWaiters()) >= 1);
+      await locker.query("UPDATE tickets SET buyer_name = 'changed later'");
+      await locker.query('COMMIT');
+      expect((await submitted).code).toBe(0);
+      expect(readFileSync(dir.file('snapshot.csv')).equals(expected)).toBe(true);
+    } finally {
+      await locker.end();
+      await worker.stop();
+    }
+  }, 60_000);
+
+  it('a worker SIGKILLed mid-partition loses nothing: the run still ends with the exact file and no part folder', async () => {
+    const expected = await single([]);
+    const [a, b] = await Promise.all([startWorker(), startWorker()]);
+    const locker = new pg.Client({ connectionString: url });
+    await locker.connect();
+    let rescuer: Daemon | undefined;
+    try {
+      const before = await partitionJobs();
+      const submitted = submit(['export-csv', '--out', 'killed.csv', '--partitions', '2', '--expire', '10', '--wait']);
+      await waitFor(async () => (await partitionJobs()) >= before + 2);
+      // Both partitions start and wait on this lock: killing a worker now kills it mid-partition.
+      await locker.query('BEGIN');
+      await locker.query('LOCK TABLE tickets IN ACCESS EXCLUSIVE MODE');
+      await waitFor(async () => (await lockWaiters()) >= 2);
+      expect(await a!.stop('SIGKILL')).toBe(null);
+      rescuer = await startWorker();
+      await locker.query('COMMIT');
+      const result = await submitted;
+      expect(result.code, result.stderr).toBe(0);
+      expect(readFileSync(dir.file('killed.csv')).equals(expected)).toBe(true);
+      await waitFor(async () => leftoverParts().length === 0);
+    } finally {
+      await locker.query('ROLLBACK').catch(() => undefined);
+      await locker.end();
+      await Promise.all([b!.stop(), rescuer?.stop()]);
+    }
+  }, 90_000);
+
+  it('refuses at submit what cannot be partitioned: no --out, an XLSX file, a SQLite database', async () => {
+    const noOut = await submit(['export-csv', '--partitions', '2']);
+    expect(noOut.code).toBe(2);
+    expect(noOut.stderr).toMatch(/--partitions needs --out: a file path on storage every worker shares/);
+    const xlsx = await submit(['export-xlsx', '--partitions', '2', '--out', 'x.xlsx']);
+    expect(xlsx.code).toBe(2);
+    expect(xlsx.stderr).toMatch(/cannot run in partitions: its XLSX output cannot be continued/);
+    const sqlite = await sluice(['submit', 'export-csv', '--partitions', '2', '--out', 'q.csv', '--queue-db', url, '--db', `sqlite:${dir.file('t.db')}`], { cwd: dir.path });
+    expect(sqlite.code).toBe(2);
+    expect(sqlite.stderr).toMatch(/A partitioned run reads one PostgreSQL snapshot from several workers; sqlite:\S+ is not PostgreSQL/);
+  });
+
+  async function partitionJobs(): Promise<number> {
+    const [row] = await adminQueryOn<{ n: string }>("SELECT count(*) AS n FROM sluice_queue.job WHERE name = 'sluice-partitions'");
+    return Number(row!.n);
+  }
+
+  async function lockWaiters(): Promise<number> {
+    const [row] = await adminQuery<{ n: string }>("SELECT count(*) AS n FROM pg_stat_activity WHERE datname = $1 AND wait_event_type = 'Lock' AND application_name = 'sluice'", [scratch.name]);
+    return Number(row!.n);
+  }
+});
+
+/** A query on the scratch database itself (the queue's tables live there). */
+async function adminQueryOn<T extends pg.QueryResultRow>(text: string): Promise<T[]> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    return (await client.query<T>(text)).rows;
+  } finally {
+    await client.end();
+  }
+}
+
+async function waitFor(check: () => Promise<boolean> | boolean, ms = 30_000): Promise<void> {
+  const until = Date.now() + ms;
+  while (!(await check())) {
+    if (Date.now() > until) throw new Error('timed out waiting');
+    await sleep(50);
+  }
+}
