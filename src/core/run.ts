@@ -18,7 +18,7 @@ import { type ParamSpecs, type RunParams, parseParams } from './params.ts';
 import { reportProgress } from './progress.ts';
 import { type SlicedExport, sliceStages, writeSlices } from './sliced-export.ts';
 import { allClosed, byteMeter, encodedMeter, meter, transformChain } from './stage-streams.ts';
-import type { Columns, EncodedStream, EncoderSinkSpec, KeySlice, SliceReader, StageContext } from './types.ts';
+import type { BatchFn, Columns, EncodedStream, EncoderSinkSpec, KeySlice, SliceReader, StageContext } from './types.ts';
 
 /** Opens a database by URL, for a run given one: the front end decides how (src/db/open.ts in practice). */
 export type DatabaseOpener = (url: string, options: { readonly create?: boolean }) => Database;
@@ -186,6 +186,17 @@ class Run {
     if (this.options.progressTty && source.count && this.metrics.expectedRows === undefined) this.metrics.expectedRows = await source.count(ctx);
   }
 
+  /** The transforms opened in order, and the columns that reach the sink. */
+  transforms(ctx: StageContext): { readonly columns: Columns; readonly fns: BatchFn[] } {
+    let columns: Columns = this.pipeline.source.columns;
+    const fns = this.pipeline.transforms.map((t) => {
+      const fn = t.open(ctx, columns);
+      columns = t.columns?.(columns) ?? columns;
+      return fn;
+    });
+    return { columns, fns };
+  }
+
   async stages(ctx: StageContext): Promise<Array<Readable | Writable>> {
     const { source, transforms, sink } = this.pipeline;
     for (const stage of [source, ...transforms, sink]) this.metrics.stage(stage.kind);
@@ -198,12 +209,7 @@ class Run {
         return inPlace.stages(ctx, this.metrics, transforms.length + 2);
       }
     }
-    let columns: Columns = source.columns;
-    const fns = transforms.map((t) => {
-      const fn = t.open(ctx, columns);
-      columns = t.columns?.(columns) ?? columns;
-      return fn;
-    });
+    const { columns, fns } = this.transforms(ctx);
     if (sink.type === 'encoder' && fns.length === 0) {
       const encoded = await this.encodedAtSource(ctx, sink, columns);
       if (encoded) return [encoded, encodedMeter(encoded, sink.sqlEncoding!(ctx, columns), this.metrics), ...this.outputs(sink)];
@@ -244,12 +250,7 @@ class Run {
     }
     if (output.resumed) this.logger.info({ after: output.resumed.lastKey, rows: output.resumed.rows }, `resuming after ${source.slices.key} ${output.resumed.lastKey ?? '(the start)'}, ${output.resumed.rows} rows already written`);
     for (const stage of [source, ...transforms, sink]) this.metrics.stage(stage.kind);
-    let columns: Columns = source.columns;
-    const fns = transforms.map((t) => {
-      const fn = t.open(ctx, columns);
-      columns = t.columns?.(columns) ?? columns;
-      return fn;
-    });
+    const { columns, fns } = this.transforms(ctx);
     const { requireRows } = pipeline;
     return {
       ctx,
@@ -271,12 +272,7 @@ class Run {
     const why = notPartitionable(this.pipeline);
     if (why || sink.type !== 'encoder' || !source.slices) throw new SluiceError('USAGE', `Pipeline "${this.pipeline.name}" cannot run in partitions: ${why}.`);
     for (const stage of [source, ...transforms, sink]) this.metrics.stage(stage.kind);
-    let columns: Columns = source.columns;
-    const fns = transforms.map((t) => {
-      const fn = t.open(ctx, columns);
-      columns = t.columns?.(columns) ?? columns;
-      return fn;
-    });
+    const { columns, fns } = this.transforms(ctx);
     const job = { ctx, reader: source.slices, sink, columns, transforms: fns, metrics: this.metrics, inDatabase: this.options.inDatabase !== false };
     // The whole run checks for rows, not each partition.
     return (await sliceStages(job, partition.slice, partition.first, this.outputs(sink, { requireRows: false }))).stages;
