@@ -1,13 +1,13 @@
 import type { Database } from '../core/database.ts';
 import type { Pipeline } from '../core/define.ts';
 import { SluiceError, toSluiceError } from '../core/errors.ts';
-import { silentLogger } from '../core/logger.ts';
+import { type Logger, silentLogger } from '../core/logger.ts';
 import { type ParamSpecs, parseParams } from '../core/params.ts';
 import { type RunOptions, type RunProgress, type RunResult, runPipeline } from '../core/run.ts';
 import { HistoryRecorder } from './history-recorder.ts';
 import type { LiveRuns } from './live-runs.ts';
 import { HOST, newRunId } from './run-id.ts';
-import type { RunTrigger } from './run-history.ts';
+import type { RunStart, RunTrigger } from './run-history.ts';
 import { acquireRunLock } from './run-lock.ts';
 
 /** Seconds between a running run's heartbeats (`SLUICE_HEARTBEAT_SECONDS`); three missed ones read as abandoned. */
@@ -100,3 +100,37 @@ export async function trackedRun<P extends ParamSpecs>(pipeline: Pipeline<P>, op
     await lock?.release();
   }
 }
+
+/** What `recordedWork` records: a run's start, without what the recorder adds itself. */
+export type WorkStart = Omit<RunStart, 'host' | 'heartbeatMs' | 'status' | 'errorMessage'>;
+
+/**
+ * Records work that is not one pipeline run, such as a partitioned run's coordinator, in the run
+ * history as a run: its start, a heartbeat with `progress()` while it works, and its end.
+ */
+export async function recordedWork<T extends { readonly rows: number; readonly bytes: number }>(
+  database: Database,
+  start: WorkStart,
+  options: { readonly logger: Logger; readonly history?: boolean; readonly progress: () => { rows: number; bytes: number } },
+  work: () => Promise<T>,
+): Promise<T> {
+  const history = options.history === false ? undefined : new HistoryRecorder(database, options.logger);
+  const beatEvery = heartbeatMs();
+  await history?.start({ ...start, host: HOST, heartbeatMs: beatEvery });
+  const beat = setInterval(() => void history?.heartbeat(start.id, options.progress()), beatEvery).unref();
+  try {
+    const result = await work();
+    await history?.finish(start.id, { status: 'succeeded', rows: result.rows, bytes: result.bytes });
+    history?.settle();
+    return result;
+  } catch (error) {
+    const failure = toSluiceError(error);
+    const { rows, bytes } = options.progress();
+    await history?.finish(start.id, { status: failure.code === 'ABORTED' ? 'aborted' : 'failed', rows, bytes, errorCode: failure.code, errorMessage: failure.message });
+    history?.settle(failure);
+    throw failure;
+  } finally {
+    clearInterval(beat);
+  }
+}
+

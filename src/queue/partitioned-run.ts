@@ -71,6 +71,8 @@ export interface PartitionedRunOptions {
   readonly logger: Logger;
   /** Seconds between looks at the partitions' jobs (default 0.5). */
   readonly pollSeconds?: number;
+  /** Called at each look with the rows and bytes of the partitions completed so far. */
+  readonly onProgress?: (done: { readonly rows: number; readonly bytes: number }) => void;
 }
 
 export interface PartitionedRunResult {
@@ -181,6 +183,7 @@ async function awaitPartitions(options: PartitionedRunOptions, ids: readonly str
   for (;;) {
     options.signal.throwIfAborted();
     const states = await options.queue.partitionStates(ids);
+    options.onProgress?.({ rows: states.reduce((sum, s) => sum + (s.rows ?? 0), 0), bytes: states.reduce((sum, s) => sum + (s.bytes ?? 0), 0) });
     const failed = states.find((s) => s.state === 'failed' || s.state === 'cancelled');
     if (failed) {
       throw new SluiceError('PARTITION_FAILED', `Partition ${failed.index + 1} of ${ids.length} ${failed.state} after ${failed.attempts} attempt(s) (job ${failed.job}); nothing was assembled. See the worker's log, then submit the run again.`);

@@ -13,7 +13,7 @@ import type { SluiceMetrics } from '../metrics/prometheus.ts';
 import type { LiveRuns } from '../ops/live-runs.ts';
 import { newRunId } from '../ops/run-id.ts';
 import type { DrainResult, Drainable } from '../ops/shutdown.ts';
-import { trackedRun } from '../ops/tracked-run.ts';
+import { recordedWork, trackedRun } from '../ops/tracked-run.ts';
 import { checkOutputPath, outputForPath } from '../sinks/file-output.ts';
 import { openDatabase } from '../db/open.ts';
 import { type PartitionJob, type PartitionResult, runPartitioned } from './partitioned-run.ts';
@@ -42,7 +42,8 @@ export interface QueueWorkerOptions {
  * the job ends with them instead of being retried. Exit codes 2 and 3 are exactly those.
  */
 function isFinal(error: SluiceError): boolean {
-  return error.exitCode === 2 || error.exitCode === 3 || error.code === 'LOCKED';
+  // A partition already had its retries: running the whole run again would repeat them all.
+  return error.exitCode === 2 || error.exitCode === 3 || error.code === 'LOCKED' || error.code === 'PARTITION_FAILED';
 }
 
 /** How a final error ends the job. */
@@ -119,7 +120,11 @@ export class QueueWorker implements Drainable {
         const url = resolveDatabaseUrl(data.db, this.#options.defaultDatabase);
         const jobs = { retries: job.retryLimit, expireSeconds: job.expireInSeconds };
         const signal = AbortSignal.any([stop, expiry.signal]);
-        const done = await runPartitioned({ queue: this.#options.queue, pipeline, submitted: data, params, url, databaseOptions: this.#options.databaseOptions, out, runId, job: { id: job.id, attempt }, jobs, signal, logger: log });
+        let progress = { rows: 0, bytes: 0 };
+        const start = { id: runId, pipeline: pipeline.name, params: { ...params }, trigger: 'worker' as const, job: data.job ?? `queue:${job.id}`, attempt, who: data.submittedBy, output: out };
+        const done = await recordedWork(this.#database(data.db, false), start, { logger: log, history: this.#options.history, progress: () => progress }, () =>
+          runPartitioned({ queue: this.#options.queue, pipeline, submitted: data, params, url, databaseOptions: this.#options.databaseOptions, out, runId, job: { id: job.id, attempt }, jobs, signal, logger: log, onProgress: (p) => (progress = p) }),
+        );
         log.info({ partitions: done.partitions.length }, `job ${job.id}: ${done.rows.toLocaleString('en-US')} rows in ${done.partitions.length} partitions -> ${out}`);
         return { runId, status: 'succeeded', rows: done.rows, bytes: done.bytes, output: out, partitions: done.partitions };
       }

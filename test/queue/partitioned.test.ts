@@ -76,9 +76,14 @@ describe.skipIf(!pgOk)('partitioned runs (sluice submit --partitions)', () => {
       expect(leftoverParts()).toEqual([]);
       const db = openDatabase(url);
       try {
-        const parts = (await RunHistory.reader(db).list({ limit: 100 })).filter((run) => run.job?.includes(' part '));
-        expect(parts.map((run) => run.job!.replace(/^\S+ /, '')).sort()).toEqual(['part 1/4', 'part 2/4', 'part 3/4', 'part 4/4']);
-        expect(parts.every((run) => run.status === 'succeeded')).toBe(true);
+        // The run itself, then each partition as a run of its own that names it.
+        const runs = await RunHistory.reader(db).list({ limit: 100 });
+        const run = runs.find((r) => r.output === dir.file('four.csv'));
+        expect(run).toMatchObject({ pipeline: 'export-csv', trigger: 'worker', status: 'succeeded', rows: 5999 });
+        const parts = runs.filter((r) => r.job?.startsWith(`${run!.id} part `));
+        expect(parts.map((r) => r.job!.slice(run!.id.length + 1)).sort()).toEqual(['part 1/4', 'part 2/4', 'part 3/4', 'part 4/4']);
+        expect(parts.every((r) => r.status === 'succeeded')).toBe(true);
+        expect(parts.reduce((sum, r) => sum + r.rows, 0)).toBe(5999);
       } finally {
         await db.close();
       }
@@ -153,6 +158,31 @@ describe.skipIf(!pgOk)('partitioned runs (sluice submit --partitions)', () => {
       await Promise.all([b!.stop(), rescuer?.stop()]);
     }
   }, 90_000);
+
+  it('a partition that fails for good fails the run: nothing is assembled, no output, no part folder', async () => {
+    const worker = await startWorker();
+    const locker = new pg.Client({ connectionString: url });
+    await locker.connect();
+    try {
+      const before = await partitionJobs();
+      const submitted = submit(['export-csv', '--out', 'failed.csv', '--partitions', '2', '--retries', '0', '--wait']);
+      await waitFor(async () => (await partitionJobs()) >= before + 2);
+      await locker.query('BEGIN');
+      await locker.query('LOCK TABLE tickets IN ACCESS EXCLUSIVE MODE');
+      await waitFor(async () => (await lockWaiters()) >= 1);
+      await adminQuery("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND wait_event_type = 'Lock' AND application_name = 'sluice'", [scratch.name]);
+      await locker.query('COMMIT');
+      const result = await submitted;
+      expect(result.code).toBe(1);
+      expect(result.stdout.toString()).toMatch(/^failed: Partition \d of 2 failed after 1 attempt\(s\) \(job \S+\); nothing was assembled/);
+      expect(() => readFileSync(dir.file('failed.csv'))).toThrow(/ENOENT/);
+      await waitFor(async () => leftoverParts().length === 0);
+    } finally {
+      await locker.query('ROLLBACK').catch(() => undefined);
+      await locker.end();
+      await worker.stop();
+    }
+  }, 60_000);
 
   it('refuses at submit what cannot be partitioned: no --out, an XLSX file, a SQLite database', async () => {
     const noOut = await submit(['export-csv', '--partitions', '2']);
