@@ -1,7 +1,7 @@
 import { pipeline as pipe } from 'node:stream/promises';
 import { Readable } from 'node:stream';
-import { csvHeader, encodeCsvBatch, fileWriter } from 'sluice';
-import type { Columns, CsvOptions, Database, Dialect, Row, SqlQuery } from 'sluice';
+import { csvHeader, encodeCsvBatch, fileWriter, placeholder, quoteIdent } from 'sluice';
+import type { Columns, CsvOptions, Database, Dialect, KeySlice, Row, SqlQuery, Value } from 'sluice';
 import { ticketColumns } from './tickets.ts';
 import { BARCODE_LENGTH, invalidReason } from './barcodes.ts';
 import { barcodeConditions } from './barcode-sql.ts';
@@ -112,8 +112,16 @@ export async function findCollisions(db: Database): Promise<Collision[]> {
 }
 
 /** Short numeric barcodes still in the table: after a run, only the skipped collisions. */
-export async function countShortBarcodes(db: Database): Promise<number> {
-  const [row] = await db.query({ text: `SELECT count(*) FROM ${TABLE} WHERE ${barcodeConditions(db.dialect).short}`, values: [] });
+/** Short numeric barcodes left, in the whole table or among the keys of one partition's slice. */
+export async function countShortBarcodes(db: Database, within?: { readonly key: string; readonly slice: KeySlice }): Promise<number> {
+  const values: Value[] = [];
+  const bound = (op: string, value: string | undefined) => {
+    if (value === undefined) return '';
+    values.push(value);
+    return ` AND ${quoteIdent(within!.key)} ${op} ${placeholder(db.dialect, values.length)}`;
+  };
+  const range = within ? bound('>', within.slice.after) + bound('<=', within.slice.through) : '';
+  const [row] = await db.query({ text: `SELECT count(*) FROM ${TABLE} WHERE ${barcodeConditions(db.dialect).short}${range}`, values });
   return Number(row?.[0] ?? 0);
 }
 

@@ -18,6 +18,7 @@ export type {
   EncoderSinkSpec,
   KeysetPlan,
   KeySlice,
+  Partition,
   OutputFormat,
   PipelineDefinition,
   Row,

@@ -85,7 +85,7 @@ async function submit(pipeline: Pipeline, run: QueuedRun, options: ParamValues):
 function checkPartitionable(pipeline: Pipeline, out: string | undefined, db: string | undefined): void {
   const why = notPartitionable(pipeline);
   if (why) throw new SluiceError('USAGE', `Pipeline "${pipeline.name}" cannot run in partitions: ${why}. Submit it without --partitions.`);
-  if (out === undefined || out === '-') throw new SluiceError('USAGE', '--partitions needs --out: a file path on storage every worker shares (the parts are written beside it).');
+  if (pipeline.sink.type === 'encoder' && (out === undefined || out === '-')) throw new SluiceError('USAGE', '--partitions needs --out: a file path on storage every worker shares (the parts are written beside it).');
   if (db !== undefined) checkSnapshotDatabase(db);
 }
 

@@ -4,7 +4,7 @@ import { type Database, type SqlQuery, quoteIdent } from './database.ts';
 import { SqlBinder } from './sql-binder.ts';
 import { SluiceError } from './errors.ts';
 import type { RunMetrics } from './metrics.ts';
-import type { KeysetPlan, PipelineDefinition, SourceSpec, SqlRowChange, StageContext, TransformSpec, UpdatesTable, Value } from './types.ts';
+import type { KeySlice, KeysetPlan, PipelineDefinition, SourceSpec, SqlRowChange, StageContext, TransformSpec, UpdatesTable, Value } from './types.ts';
 
 interface InPlaceShape {
   readonly keyset: NonNullable<SourceSpec['keyset']>;
@@ -38,11 +38,14 @@ export class InPlaceUpdate {
     private readonly plan: KeysetPlan,
     private readonly sql: SqlBinder,
     change: SqlRowChange,
+    /** A partition's keys (see StageContext.partition): the pages stay within them. */
+    private readonly slice: KeySlice | undefined,
   ) {
     const key = quoteIdent(plan.key);
     const where = plan.where ? ` AND (${plan.where})` : '';
+    const upper = slice?.through === undefined ? '' : ` AND ${key} <= ${sql.slot('through')}`;
     // The page's last key: the row `batchSize - 1` places after the page's first.
-    const boundary = (lower: string) => `SELECT ${key} FROM ${quoteIdent(plan.table)} WHERE ${lower}${where} ORDER BY ${key} LIMIT 1 OFFSET ${sql.slot('skip')}`;
+    const boundary = (lower: string) => `SELECT ${key} FROM ${quoteIdent(plan.table)} WHERE ${lower}${where}${upper} ORDER BY ${key} LIMIT 1 OFFSET ${sql.slot('skip')}`;
     this.#boundary = { first: boundary('TRUE'), after: boundary(`${key} > ${sql.slot('after')}`) };
     const sets = target.columns.map((column) => `${quoteIdent(column)} = ${change.set[column] ?? quoteIdent(column)}`);
     const changeWhere = change.where ? ` AND (${change.where})` : '';
@@ -70,7 +73,7 @@ export class InPlaceUpdate {
         throw new SluiceError('INVALID_DEFINITION', `${sink.kind}: updates "${column}", which neither the source reads nor ${transform?.kind ?? 'a transform'} sets in SQL.`);
       }
     }
-    return new InPlaceUpdate(db, updates, plan, sql, change);
+    return new InPlaceUpdate(db, updates, plan, sql, change, ctx.partition?.slice);
   }
 
   #page(after: Value | undefined, upto: Value | undefined): SqlQuery {
@@ -89,17 +92,20 @@ export class InPlaceUpdate {
    * travels further, and the summary must still say what was kept.
    */
   async *#pages(signal: AbortSignal, batchSize: number, onCommit: (rows: number) => void): AsyncGenerator<number> {
-    let after: Value | undefined;
+    let after: Value | undefined = this.slice?.after;
+    const through = this.slice?.through;
     for (;;) {
       signal.throwIfAborted();
       const boundary = after === undefined ? this.#boundary.first : this.#boundary.after;
-      const [row] = await this.db.query(this.sql.render(boundary, after === undefined ? { skip: batchSize - 1 } : { after, skip: batchSize - 1 }));
-      const upto = row?.[0] ?? undefined;
-      const changed = await this.db.change(this.#page(after, upto));
+      const slots = { skip: batchSize - 1, ...(after === undefined ? {} : { after }), ...(through === undefined ? {} : { through }) };
+      const [row] = await this.db.query(this.sql.render(boundary, slots));
+      const found = row?.[0] ?? undefined;
+      // Fewer than a page left: the last page runs to the slice's end (or the table's).
+      const changed = await this.db.change(this.#page(after, found ?? through));
       onCommit(changed);
       yield changed;
-      if (upto === undefined) return;
-      after = upto;
+      if (found === undefined) return;
+      after = found;
       // SQLite answers synchronously: without a macrotask between pages, timers and signals
       // (SIGINT, a progress line) would wait for the whole table.
       await nextMacrotask();

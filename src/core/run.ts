@@ -1,5 +1,5 @@
 import { tmpdir } from 'node:os';
-import type { Readable, Writable } from 'node:stream';
+import { Readable, Writable } from 'node:stream';
 import { pipeline as pipe } from 'node:stream/promises';
 import type { Logger } from 'pino';
 import { type CheckpointOptions, databaseIdentity, identityParams, notResumable } from './checkpoints.ts';
@@ -18,7 +18,7 @@ import { type ParamSpecs, type RunParams, parseParams } from './params.ts';
 import { reportProgress } from './progress.ts';
 import { type SlicedExport, sliceStages, writeSlices } from './sliced-export.ts';
 import { allClosed, byteMeter, encodedMeter, meter, transformChain } from './stage-streams.ts';
-import type { BatchFn, Columns, EncodedStream, EncoderSinkSpec, KeySlice, SliceReader, StageContext } from './types.ts';
+import type { BatchFn, Columns, EncodedStream, EncoderSinkSpec, KeySlice, KeysetPlan, Partition, SliceReader, StageContext } from './types.ts';
 
 /** Opens a database by URL, for a run given one: the front end decides how (src/db/open.ts in practice). */
 export type DatabaseOpener = (url: string, options: { readonly create?: boolean }) => Database;
@@ -64,15 +64,9 @@ export interface RunOptions<P extends ParamSpecs = ParamSpecs> {
   /**
    * Write only this slice of the export (one partition of a partitioned run, see
    * src/queue/partitioned-run.ts): the preamble and header only when `first`, and an empty
-   * slice is not a failure. See `planPartitions` for the slices.
+   * slice is not a failure. See `PartitionPlanner` for the slices.
    */
   readonly partition?: Partition;
-}
-
-/** One partition of a run: a slice of its rows in key order, and whether it begins the file. */
-export interface Partition {
-  readonly slice: KeySlice;
-  readonly first: boolean;
 }
 
 /** A running run's figures so far. */
@@ -169,6 +163,8 @@ class Run {
       metrics: this.metrics,
       parallel: this.options.parallel ?? 1,
       spillDir: this.options.output?.spillDir ?? tmpdir(),
+      startedAt: this.options.partition ? new Date(this.options.partition.runStartedAt) : new Date(),
+      ...(this.options.partition ? { partition: this.options.partition } : {}),
       database: () => this.database(),
       input: () => this.#input(),
       reject: (rejection) => this.#reject(rejection),
@@ -266,16 +262,25 @@ class Run {
     };
   }
 
-  /** One partition's stages: its slice, encoded at the source where it can be, into the output. */
+  /**
+   * One partition's stages: a file export's slice, encoded at the source where it can be, into
+   * the output; an update's pages within the slice, in place (see in-place.ts).
+   */
   async partitionStages(ctx: StageContext, partition: Partition): Promise<Array<Readable | Writable>> {
     const { source, transforms, sink } = this.pipeline;
     const why = notPartitionable(this.pipeline);
-    if (why || sink.type !== 'encoder' || !source.slices) throw new SluiceError('USAGE', `Pipeline "${this.pipeline.name}" cannot run in partitions: ${why}.`);
+    if (why) throw new SluiceError('USAGE', `Pipeline "${this.pipeline.name}" cannot run in partitions: ${why}.`);
     for (const stage of [source, ...transforms, sink]) this.metrics.stage(stage.kind);
+    if (sink.type === 'writer') {
+      const inPlace = await InPlaceUpdate.plan(ctx, this.pipeline);
+      // No plan: the source has nothing to read this time (a dry run, nothing left to change).
+      return inPlace ? inPlace.stages(ctx, this.metrics, transforms.length + 2) : [Readable.from([]), new Writable({ objectMode: true, write: (_c, _e, done) => done() })];
+    }
+    if (!source.slices) throw new SluiceError('INTERNAL', `Pipeline "${this.pipeline.name}" has no slices.`);
     const { columns, fns } = this.transforms(ctx);
     const job = { ctx, reader: source.slices, sink, columns, transforms: fns, metrics: this.metrics, inDatabase: this.options.inDatabase !== false };
     // The whole run checks for rows, not each partition.
-    return (await sliceStages(job, partition.slice, partition.first, this.outputs(sink, { requireRows: false }))).stages;
+    return (await sliceStages(job, partition.slice, partition.index === 0, this.outputs(sink, { requireRows: false }))).stages;
   }
 
   /**
@@ -387,25 +392,63 @@ export async function runPipeline<P extends ParamSpecs>(pipeline: Pipeline<P>, o
 }
 
 /**
- * Why a pipeline cannot run in partitions, or undefined when it can: the slices of its export
- * must join into the same bytes as one run (as a resumable export's do) and its source must plan them.
+ * Why a pipeline cannot run in partitions, or undefined when it can. A file export's slices must
+ * join into the same bytes as one run (as a resumable export's do) and its source must plan
+ * them; an update must run in place (a keyset source, at most one transform with an SQL form),
+ * so that each partition's pages are whole statements over its own keys.
  */
 export function notPartitionable(pipeline: Pipeline): string | undefined {
+  if (pipeline.sink.type === 'writer') {
+    return InPlaceUpdate.fits(pipeline) ? undefined : 'only an update that runs in place (a keyset source, at most one transform with an SQL form, an update sink) can be cut into key ranges';
+  }
   const why = notResumable(pipeline);
   if (why) return why;
   return pipeline.source.slices?.plan ? undefined : 'its source cannot cut its rows into key ranges';
 }
 
 /**
- * Cuts a run of `pipeline` into at most `parts` partitions of about equal row counts (fewer when
- * there are fewer rows), read from `database` (for one consistent state, a database bound to the
- * snapshot the partitions will read).
+ * A partitioned run's side of the engine, in the coordinator: the run's pre-checks once (an
+ * update's pre-flight refuses or reports before any partition is queued), the partitions'
+ * slices, and an update's `finish` once every partition has committed.
  */
-export async function planPartitions(pipeline: Pipeline, options: Pick<RunOptions, 'params' | 'logger'> & { readonly database: Database; readonly parts: number; readonly signal?: AbortSignal }): Promise<readonly KeySlice[]> {
-  const why = notPartitionable(pipeline);
-  if (why) throw new SluiceError('USAGE', `Pipeline "${pipeline.name}" cannot run in partitions: ${why}.`);
-  const run = new Run(pipeline, options);
-  const ctx = run.context(options.signal ?? new AbortController().signal);
-  return (pipeline.source.slices as Required<SliceReader>).plan(ctx, options.parts);
+export class PartitionPlanner {
+  readonly #run: Run;
+  readonly #ctx: StageContext;
+
+  private constructor(run: Run, ctx: StageContext) {
+    this.#run = run;
+    this.#ctx = ctx;
+  }
+
+  /** `database` must be open (for an export's consistent plan: bound to the snapshot the partitions read). */
+  static async open(pipeline: Pipeline, options: Pick<RunOptions, 'params' | 'logger'> & { readonly database: Database; readonly signal?: AbortSignal }): Promise<PartitionPlanner> {
+    const why = notPartitionable(pipeline);
+    if (why) throw new SluiceError('USAGE', `Pipeline "${pipeline.name}" cannot run in partitions: ${why}.`);
+    const run = new Run(pipeline, options);
+    const ctx = run.context(options.signal ?? new AbortController().signal);
+    await run.precheck(ctx);
+    return new PartitionPlanner(run, ctx);
+  }
+
+  /** When the run started: every partition stamps this time. */
+  get startedAt(): Date {
+    return this.#ctx.startedAt;
+  }
+
+  /** A file export's partitions: at most `parts` consecutive slices of about equal row counts. */
+  exportSlices(parts: number): Promise<readonly KeySlice[]> {
+    return (this.#run.pipeline.source.slices as Required<SliceReader>).plan(this.#ctx, parts);
+  }
+
+  /** The rows an update pages through (to cut into key ranges), or undefined when it has nothing to do. */
+  async updateKeyset(): Promise<KeysetPlan | undefined> {
+    return this.#run.pipeline.source.keyset?.(this.#ctx);
+  }
+
+  /** An update's `finish` over the whole run, once every partition has committed its rows. */
+  async finish(changed: number): Promise<void> {
+    const { sink } = this.#run.pipeline;
+    if (sink.type === 'writer') await sink.updates?.finish?.(this.#ctx, { changed, missing: 0 });
+  }
 }
 

@@ -25,6 +25,10 @@ export interface StageContext<P extends ParamSpecs = ParamSpecs> {
   readonly parallel?: number;
   /** Where a parallel export's parts spill while they wait their turn. */
   readonly spillDir?: string;
+  /** When the run started; for a partition of a partitioned run, when the whole run did (a stamp all its partitions share). */
+  readonly startedAt: Date;
+  /** Set when the run is one partition of a partitioned run: only the rows of its slice are its work. */
+  readonly partition?: Partition;
   /** The run's database, opened on first use and closed by the run. */
   database(): Promise<Database>;
   /** The bytes a file source reads (USAGE when the run has none). */
@@ -72,6 +76,16 @@ export interface SourceSpec<P extends ParamSpecs = ParamSpecs> extends Component
 export interface KeySlice {
   readonly after?: string;
   readonly through?: string;
+}
+
+/** One partition of a partitioned run: a slice of the rows in key order, and its place among the others. */
+export interface Partition {
+  readonly slice: KeySlice;
+  /** 0-based; a file export's partition 0 writes the preamble and header. */
+  readonly index: number;
+  readonly of: number;
+  /** When the whole run started (ISO 8601), shared by its partitions. */
+  readonly runStartedAt: string;
 }
 
 /**

@@ -8,7 +8,9 @@ import type { Pipeline } from '../core/define.ts';
 import { SluiceError } from '../core/errors.ts';
 import type { Logger } from '../core/logger.ts';
 import type { ParamValues } from '../core/params.ts';
-import { planPartitions } from '../core/run.ts';
+import type { Database } from '../core/database.ts';
+import { PartitionPlanner } from '../core/run.ts';
+import { type KeyRange, planKeyRanges } from '../db/key-ranges.ts';
 import type { KeySlice } from '../core/types.ts';
 import { openDatabase } from '../db/open.ts';
 import { ExportedSnapshot } from '../db/parallel-postgres.ts';
@@ -24,14 +26,16 @@ export interface PartitionJob {
   readonly params: QueuedRun['params'];
   /** The run's database (PostgreSQL), as the coordinator reached it. */
   readonly db: string;
-  /** The snapshot every partition reads, exported and held open by the coordinator. */
-  readonly snapshot: string;
+  /** An export's snapshot, which every partition reads, exported and held open by the coordinator. */
+  readonly snapshot?: string;
   readonly slice: KeySlice;
   /** 0-based; partition 0 writes the preamble and header. */
   readonly index: number;
   readonly of: number;
-  /** The part file, in the shared output directory. */
-  readonly out: string;
+  /** An export's part file, in the shared output directory. */
+  readonly out?: string;
+  /** When the whole run started (ISO 8601): an update stamps it on every row it changes. */
+  readonly startedAt: string;
   /** The coordinating run's id: the partitions' history rows name it. */
   readonly runId: string;
   readonly submittedBy: string;
@@ -62,7 +66,8 @@ export interface PartitionedRunOptions {
   readonly params: ParamValues;
   readonly url: string;
   readonly databaseOptions?: PostgresOptions;
-  readonly out: string;
+  /** A file export's output (undefined for an update). */
+  readonly out?: string;
   readonly runId: string;
   /** The run's own job and attempt: they name the part folder. */
   readonly job: { readonly id: string; readonly attempt: number };
@@ -101,15 +106,24 @@ function partName(out: string, index: number): string {
   return `part-${String(index + 1).padStart(4, '0')}${extname(plain)}`;
 }
 
-/** Only PostgreSQL gives several processes one snapshot. */
+/** Only PostgreSQL gives several processes one snapshot (and writers their own connections). */
 export function checkSnapshotDatabase(url: string): void {
   if (parseDatabaseUrl(url).dialect === 'postgres') return;
   throw new SluiceError('USAGE', `A partitioned run reads one PostgreSQL snapshot from several workers; ${redactUrl(url)} is not PostgreSQL. Submit it without --partitions.`);
 }
 
 /**
- * Runs an export as partitions on the queue's workers, the way `pg_dump -j` reads one snapshot
- * with several connections, but across machines:
+ * Runs a pipeline as partitions on the queue's workers: a file export (see `partitionedExport`)
+ * or an update that runs in place (see `partitionedUpdate`).
+ */
+export function runPartitioned(options: PartitionedRunOptions): Promise<PartitionedRunResult> {
+  checkSnapshotDatabase(options.url);
+  return options.pipeline.sink.type === 'writer' ? partitionedUpdate(options) : partitionedExport(options);
+}
+
+/**
+ * An export as partitions, the way `pg_dump -j` reads one snapshot with several connections,
+ * but across machines:
  * 1. this coordinator exports a snapshot (pg_export_snapshot) and holds its transaction open for
  *    the whole run: an exported snapshot can be imported only while the exporting transaction
  *    lives, and it is what makes every partition see one state of the data, however long the
@@ -124,57 +138,98 @@ export function checkSnapshotDatabase(url: string): void {
  * If the coordinator dies, its snapshot ends with it: the partitions still waiting fail to import
  * it and the run's job is retried from the start with a new snapshot.
  */
-export async function runPartitioned(options: PartitionedRunOptions): Promise<PartitionedRunResult> {
-  const { pipeline, url, logger } = options;
-  checkSnapshotDatabase(url);
+async function partitionedExport(options: PartitionedRunOptions): Promise<PartitionedRunResult> {
+  const { url } = options;
+  const out = options.out!;
   const db = openDatabase(url, { ...options.databaseOptions, maxConnections: 2 }) as PostgresDatabase;
-  const dir = partsDirectory(options.out, options.job.id, options.job.attempt);
-  let ids: string[] = [];
+  const dir = partsDirectory(out, options.job.id, options.job.attempt);
   try {
-    await removeEarlierParts(options.out, options.job.id, options.job.attempt);
+    await removeEarlierParts(out, options.job.id, options.job.attempt);
     const snapshot = await ExportedSnapshot.open(db.pool, db.label, { hold: true });
     try {
-      const slices = await plan(options, snapshot.id);
+      const planner = openDatabase(url, { ...options.databaseOptions, maxConnections: 1, snapshot: snapshot.id });
+      const { slices, startedAt } = await withPlanner(options, planner, async (p) => ({ slices: await p.exportSlices(options.submitted.partitions ?? 1), startedAt: p.startedAt })).finally(() => planner.close());
       await mkdir(dir, { recursive: true });
-      const jobs = slices.map((slice, index): PartitionJob => ({
-        pipeline: pipeline.name,
-        params: options.submitted.params,
-        db: url,
-        snapshot: snapshot.id,
-        slice,
-        index,
-        of: slices.length,
-        out: join(dir, partName(options.out, index)),
-        runId: options.runId,
-        submittedBy: options.submitted.submittedBy,
-      }));
-      ids = await options.queue.submitPartitions(jobs, options.jobs);
-      logger.info({ partitions: slices.length, snapshot: snapshot.id }, `${pipeline.name}: ${slices.length} partition(s) queued in snapshot ${snapshot.id}`);
-      const states = await awaitPartitions(options, ids);
+      const jobs = partitionJobs(options, slices, startedAt, (index) => ({ snapshot: snapshot.id, out: join(dir, partName(out, index)) }));
+      const states = await queueAndAwait(options, jobs, `in snapshot ${snapshot.id}`);
       // Every partition has read what it needed from the snapshot: it may end now.
       await snapshot.release();
       const bytes = await assemble(jobs, states, options);
-      const rows = states.reduce((sum, s) => sum + (s.rows ?? 0), 0);
-      return { rows, bytes, partitions: states };
+      return { rows: sumOf(states, 'rows'), bytes, partitions: states };
     } finally {
       await snapshot.release().catch(() => undefined);
     }
-  } catch (error) {
-    if (ids.length > 0) await options.queue.cancelPartitions(ids).catch(() => undefined);
-    throw error;
   } finally {
     await rm(dir, { recursive: true, force: true });
     await db.close();
   }
 }
 
-/** The partitions' slices, planned in the snapshot the partitions will read. */
-async function plan(options: PartitionedRunOptions, snapshot: string): Promise<readonly KeySlice[]> {
-  const planner = openDatabase(options.url, { ...options.databaseOptions, maxConnections: 1, snapshot });
+/**
+ * An update that runs in place (the 8-digit migration) as partitions: the pre-flight runs once
+ * here (a refusal stops the run before any partition is queued), the rows it will change are cut
+ * into key ranges, and each partition job runs the update over its range only, page by page.
+ * pg-boss delivers at least once, and a retried partition changes nothing twice: its pages
+ * select only rows that still need the change. The update's final check runs here, over the
+ * whole table, once every partition has committed. All partitions stamp the run's start time.
+ */
+async function partitionedUpdate(options: PartitionedRunOptions): Promise<PartitionedRunResult> {
+  const db = openDatabase(options.url, { ...options.databaseOptions, maxConnections: 2 });
   try {
-    return await planPartitions(options.pipeline, { params: options.params, database: planner, parts: options.submitted.partitions ?? 1, logger: options.logger, signal: options.signal });
+    return await withPlanner(options, db, async (planner) => {
+      const keyset = await planner.updateKeyset();
+      if (!keyset) return { rows: 0, bytes: 0, partitions: [] };
+      const source = { table: keyset.table, key: keyset.key, ...(keyset.where ? { where: keyset.where } : {}), values: [] };
+      const { ranges } = await planKeyRanges((q) => db.query(q), db.dialect, source, options.submitted.partitions ?? 1);
+      const jobs = partitionJobs(options, ranges.map(sliceOf), planner.startedAt, () => ({}));
+      const states = await queueAndAwait(options, jobs, `over ${keyset.table}.${keyset.key}`);
+      const rows = sumOf(states, 'rows');
+      await planner.finish(rows);
+      return { rows, bytes: 0, partitions: states };
+    });
   } finally {
-    await planner.close();
+    await db.close();
+  }
+}
+
+async function withPlanner<T>(options: PartitionedRunOptions, database: Database, work: (planner: PartitionPlanner) => Promise<T>): Promise<T> {
+  const planner = await PartitionPlanner.open(options.pipeline, { params: options.params, database, logger: options.logger, signal: options.signal });
+  return work(planner);
+}
+
+function sliceOf(range: KeyRange): KeySlice {
+  return { ...(range.after == null ? {} : { after: String(range.after) }), ...(range.through == null ? {} : { through: String(range.through) }) };
+}
+
+function sumOf(states: readonly PartitionState[], field: 'rows' | 'bytes'): number {
+  return states.reduce((sum, s) => sum + (s[field] ?? 0), 0);
+}
+
+/** One job per slice, in key order. */
+function partitionJobs(options: PartitionedRunOptions, slices: readonly KeySlice[], startedAt: Date, extra: (index: number) => Pick<PartitionJob, 'snapshot' | 'out'>): PartitionJob[] {
+  return slices.map((slice, index) => ({
+    pipeline: options.pipeline.name,
+    params: options.submitted.params,
+    db: options.url,
+    slice,
+    index,
+    of: slices.length,
+    startedAt: startedAt.toISOString(),
+    runId: options.runId,
+    submittedBy: options.submitted.submittedBy,
+    ...extra(index),
+  }));
+}
+
+/** Queues the partitions and waits for them all; cancels those left when the run fails or is aborted. */
+async function queueAndAwait(options: PartitionedRunOptions, jobs: readonly PartitionJob[], where: string): Promise<PartitionState[]> {
+  const ids = await options.queue.submitPartitions(jobs, options.jobs);
+  options.logger.info({ partitions: jobs.length }, `${options.pipeline.name}: ${jobs.length} partition(s) queued ${where}`);
+  try {
+    return await awaitPartitions(options, ids);
+  } catch (error) {
+    await options.queue.cancelPartitions(ids).catch(() => undefined);
+    throw error;
   }
 }
 
@@ -186,7 +241,7 @@ async function awaitPartitions(options: PartitionedRunOptions, ids: readonly str
     options.onProgress?.({ rows: states.reduce((sum, s) => sum + (s.rows ?? 0), 0), bytes: states.reduce((sum, s) => sum + (s.bytes ?? 0), 0) });
     const failed = states.find((s) => s.state === 'failed' || s.state === 'cancelled');
     if (failed) {
-      throw new SluiceError('PARTITION_FAILED', `Partition ${failed.index + 1} of ${ids.length} ${failed.state} after ${failed.attempts} attempt(s) (job ${failed.job}); nothing was assembled. See the worker's log, then submit the run again.`);
+      throw new SluiceError('PARTITION_FAILED', `Partition ${failed.index + 1} of ${ids.length} ${failed.state} after ${failed.attempts} attempt(s) (job ${failed.job}); the run stopped (an export assembles nothing; an update keeps what its partitions committed). See the worker's log, then submit the run again.`);
     }
     if (states.every((s) => s.state === 'completed')) return states;
     await sleep((options.pollSeconds ?? 0.5) * 1000, undefined, { signal: options.signal });
@@ -196,15 +251,15 @@ async function awaitPartitions(options: PartitionedRunOptions, ids: readonly str
 /** Joins the part files in key order into the output; resolves to the bytes written (before compression). */
 async function assemble(jobs: readonly PartitionJob[], states: readonly PartitionState[], options: PartitionedRunOptions): Promise<number> {
   for (const [i, job] of jobs.entries()) {
-    const size = (await stat(job.out).catch(() => undefined))?.size;
+    const size = (await stat(job.out!).catch(() => undefined))?.size;
     if (size !== states[i]!.bytes) {
       throw new SluiceError('PARTITION_FAILED', `Part ${i + 1} (${job.out}) holds ${size ?? 'no'} bytes where its job wrote ${states[i]!.bytes}: the shared output directory is not the same on every worker. Nothing was assembled.`);
     }
   }
-  const output = fileOutput(options.out);
+  const output = fileOutput(options.out!);
   output.check?.();
   async function* joined(): AsyncGenerator<Buffer> {
-    for (const job of jobs) yield* createReadStream(job.out);
+    for (const job of jobs) yield* createReadStream(job.out!);
   }
   await pipe([Readable.from(joined()), ...output.open()], { signal: options.signal });
   return states.reduce((sum, s) => sum + (s.bytes ?? 0), 0);

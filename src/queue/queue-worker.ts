@@ -116,7 +116,7 @@ export class QueueWorker implements Drainable {
       const out = pipeline.sink.type === 'encoder' ? (data.out ?? defaultOutputPath(pipeline)) : undefined;
       if (out) checkOutputPath(out, 'the job\'s "out"');
       log.info({ pipeline: pipeline.name, params, out }, `job ${job.id}: ${pipeline.name} (attempt ${attempt})`);
-      if ((data.partitions ?? 1) > 1 && out) {
+      if ((data.partitions ?? 1) > 1) {
         const url = resolveDatabaseUrl(data.db, this.#options.defaultDatabase);
         const jobs = { retries: job.retryLimit, expireSeconds: job.expireInSeconds };
         const signal = AbortSignal.any([stop, expiry.signal]);
@@ -125,8 +125,8 @@ export class QueueWorker implements Drainable {
         const done = await recordedWork(this.#database(data.db, false), start, { logger: log, history: this.#options.history, progress: () => progress }, () =>
           runPartitioned({ queue: this.#options.queue, pipeline, submitted: data, params, url, databaseOptions: this.#options.databaseOptions, out, runId, job: { id: job.id, attempt }, jobs, signal, logger: log, onProgress: (p) => (progress = p) }),
         );
-        log.info({ partitions: done.partitions.length }, `job ${job.id}: ${done.rows.toLocaleString('en-US')} rows in ${done.partitions.length} partitions -> ${out}`);
-        return { runId, status: 'succeeded', rows: done.rows, bytes: done.bytes, output: out, partitions: done.partitions };
+        log.info({ partitions: done.partitions.length }, `job ${job.id}: ${done.rows.toLocaleString('en-US')} rows in ${done.partitions.length} partitions${out ? ` -> ${out}` : ''}`);
+        return { runId, status: 'succeeded', rows: done.rows, bytes: done.bytes, ...(out ? { output: out } : {}), partitions: done.partitions };
       }
       metrics?.runStarted(pipeline.name);
       try {
@@ -178,14 +178,14 @@ export class QueueWorker implements Drainable {
     const attempt = job.retryCount + 1;
     const log = this.#options.logger.child({ job: job.id, runId: data.runId, partition: data.index + 1, attempt });
     const expiry = this.#expiry(job);
-    const database = openDatabase(data.db, { ...this.#options.databaseOptions, snapshot: data.snapshot, maxConnections: 2 });
+    const database = openDatabase(data.db, { ...this.#options.databaseOptions, ...(data.snapshot ? { snapshot: data.snapshot } : {}), maxConnections: 2 });
     try {
       const pipeline = pipelineNamed(this.#options.pipelines, data.pipeline);
       const params = parseParams(pipeline.allParams, data.params);
-      const partition = { slice: data.slice, first: data.index === 0 };
+      const partition = { slice: data.slice, index: data.index, of: data.of, runStartedAt: data.startedAt };
       const summary = await trackedRun(
         pipeline,
-        { params, database, output: outputForPath(data.out), partition, signal: AbortSignal.any([stop, expiry.signal]), logger: log },
+        { params, database, output: data.out ? outputForPath(data.out) : undefined, partition, signal: AbortSignal.any([stop, expiry.signal]), logger: log },
         { trigger: 'worker', who: data.submittedBy, job: `${data.runId} part ${data.index + 1}/${data.of}`, attempt, history: this.#options.history, live: this.#options.live },
       );
       log.info(`partition ${data.index + 1}/${data.of} of run ${data.runId}: ${summary.rows.toLocaleString('en-US')} rows`);

@@ -8,6 +8,8 @@ import { sluice } from '../support/cli.ts';
 import { type Daemon, startDaemon } from '../support/daemon.ts';
 import { type ScratchDatabase, adminQuery, createScratchDatabase, postgresAvailable } from '../support/postgres.ts';
 import { scratchDir } from '../support/sqlite.ts';
+import type { PartitionJob } from '../../src/queue/partitioned-run.ts';
+import { RunQueue } from '../../src/queue/run-queue.ts';
 
 const dir = scratchDir('sluice-partitions-');
 const pgOk = await postgresAvailable();
@@ -21,10 +23,7 @@ beforeAll(async () => {
   const seeded = await sluice(['run', 'seed-tickets', '--db', url, '--count', '20000', '--log-level', 'warn']);
   expect(seeded.code, seeded.stderr).toBe(0);
   // Skewed keys: a wide gap, then a dense run, so ranges cut by key arithmetic would not balance.
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  await client.query('DELETE FROM tickets WHERE id BETWEEN 1000 AND 15000');
-  await client.end();
+  await onDatabase(url, 'DELETE FROM tickets WHERE id BETWEEN 1000 AND 15000');
 }, 90_000);
 
 afterAll(async () => {
@@ -174,7 +173,7 @@ describe.skipIf(!pgOk)('partitioned runs (sluice submit --partitions)', () => {
       await locker.query('COMMIT');
       const result = await submitted;
       expect(result.code).toBe(1);
-      expect(result.stdout.toString()).toMatch(/^failed: Partition \d of 2 failed after 1 attempt\(s\) \(job \S+\); nothing was assembled/);
+      expect(result.stdout.toString()).toMatch(/^failed: Partition \d of 2 failed after 1 attempt\(s\) \(job \S+\); the run stopped \(an export assembles nothing/);
       expect(() => readFileSync(dir.file('failed.csv'))).toThrow(/ENOENT/);
       await waitFor(async () => leftoverParts().length === 0);
     } finally {
@@ -183,6 +182,50 @@ describe.skipIf(!pgOk)('partitioned runs (sluice submit --partitions)', () => {
       await worker.stop();
     }
   }, 60_000);
+
+  it('a partitioned migration leaves the table as one run does (one stamp for the run); a retried partition changes nothing', async () => {
+    const [a, b] = [await createScratchDatabase(), await createScratchDatabase()];
+    const worker = await startWorker();
+    try {
+      for (const target of [a, b]) {
+        const seeded = await sluice(['run', 'seed-tickets', '--db', target.url, '--count', '3000', '--legacy-barcodes', '--log-level', 'warn']);
+        expect(seeded.code, seeded.stderr).toBe(0);
+        // Trouble in more than one partition: a collision pair, an invalid barcode, one already done.
+        await onDatabase(target.url, "UPDATE tickets SET barcode = CASE id WHEN 10 THEN '777' WHEN 2900 THEN '0777' WHEN 1500 THEN '12A' WHEN 2000 THEN '12345678' END WHERE id IN (10, 2900, 1500, 2000)");
+      }
+      const partitioned = await sluice(['submit', 'migrate-8digit-barcodes', '--queue-db', url, '--db', a.url, '--skip-invalid', '--partitions', '3', '--wait', '--json'], { cwd: dir.path });
+      expect(partitioned.code, partitioned.stderr).toBe(0);
+      const done = JSON.parse(partitioned.stdout.toString()) as WaitResult;
+      // Each partition changed its own third, not the whole table.
+      expect(done.result.partitions.map((p) => p.rows)).toEqual([999, 999, 998]);
+      const single = await sluice(['run', 'migrate-8digit-barcodes', '--db', b.url, '--skip-invalid', '--log-level', 'warn']);
+      expect(single.code, single.stderr).toBe(0);
+      const table = 'SELECT id, barcode, updated_at IS NOT DISTINCT FROM sold_at AS untouched FROM tickets ORDER BY id';
+      expect(await onDatabase(a.url, table)).toEqual(await onDatabase(b.url, table));
+      expect(done.result.rows).toBe(2996);
+      const stamps = await onDatabase(a.url, 'SELECT count(DISTINCT updated_at) AS n FROM tickets WHERE length(barcode) = 8 AND id <> 2000');
+      expect(stamps).toEqual([{ n: '1' }]);
+
+      // pg-boss may deliver a partition twice: the second delivery finds nothing left to change.
+      const fingerprint = "SELECT md5(string_agg(id || barcode || coalesce(updated_at::text, ''), ',' ORDER BY id)) AS h FROM tickets";
+      const before = await onDatabase(a.url, fingerprint);
+      const jobData = "SELECT data FROM sluice_queue.job WHERE name = 'sluice-partitions' AND data->>'db' = $1 AND data->>'index' = '1' UNION ALL SELECT data FROM sluice_queue.archive WHERE name = 'sluice-partitions' AND data->>'db' = $1 AND data->>'index' = '1'";
+      const [again] = await onDatabase<{ data: PartitionJob }>(url, jobData, [a.url]);
+      const queue = await RunQueue.open(url, { supervise: false });
+      try {
+        const [id] = await queue.submitPartitions([again!.data], { retries: 0, expireSeconds: 60 });
+        await waitFor(async () => (await queue.partitionStates([id!]))[0]!.state === 'completed');
+        expect((await queue.partitionStates([id!]))[0]).toMatchObject({ state: 'completed', rows: 0 });
+      } finally {
+        await queue.close();
+      }
+      expect(await onDatabase(a.url, fingerprint)).toEqual(before);
+    } finally {
+      await worker.stop();
+      await a.drop();
+      await b.drop();
+    }
+  }, 90_000);
 
   it('refuses at submit what cannot be partitioned: no --out, an XLSX file, a SQLite database', async () => {
     const noOut = await submit(['export-csv', '--partitions', '2']);
@@ -197,7 +240,7 @@ describe.skipIf(!pgOk)('partitioned runs (sluice submit --partitions)', () => {
   });
 
   async function partitionJobs(): Promise<number> {
-    const [row] = await adminQueryOn<{ n: string }>("SELECT count(*) AS n FROM sluice_queue.job WHERE name = 'sluice-partitions'");
+    const [row] = await onDatabase<{ n: string }>(url, "SELECT count(*) AS n FROM sluice_queue.job WHERE name = 'sluice-partitions'");
     return Number(row!.n);
   }
 
@@ -207,12 +250,12 @@ describe.skipIf(!pgOk)('partitioned runs (sluice submit --partitions)', () => {
   }
 });
 
-/** A query on the scratch database itself (the queue's tables live there). */
-async function adminQueryOn<T extends pg.QueryResultRow>(text: string): Promise<T[]> {
-  const client = new pg.Client({ connectionString: url });
+/** A query on a database of the test (the scratch one holds the queue's tables). */
+async function onDatabase<T extends pg.QueryResultRow = pg.QueryResultRow>(on: string, text: string, values: unknown[] = []): Promise<T[]> {
+  const client = new pg.Client({ connectionString: on });
   await client.connect();
   try {
-    return (await client.query<T>(text)).rows;
+    return (await client.query<T>(text, values)).rows;
   } finally {
     await client.end();
   }
