@@ -16,7 +16,8 @@ import type { DrainResult, Drainable } from '../ops/shutdown.ts';
 import { recordedWork, trackedRun } from '../ops/tracked-run.ts';
 import { checkOutputPath, outputForPath } from '../sinks/file-output.ts';
 import { openDatabase } from '../db/open.ts';
-import { type PartitionJob, type PartitionResult, runPartitioned } from './partitioned-run.ts';
+import type { PartitionJob, PartitionResult } from './partition-job.ts';
+import { runPartitioned } from './partitioned-run.ts';
 import { PARTITION_QUEUE, type QueuedRun, type QueuedRunResult, RUN_QUEUE, type RunQueue } from './run-queue.ts';
 
 /** A run stops this long before pg-boss would expire its job, so a retry never writes beside it. */
@@ -118,7 +119,7 @@ export class QueueWorker implements Drainable {
       log.info({ pipeline: pipeline.name, params, out }, `job ${job.id}: ${pipeline.name} (attempt ${attempt})`);
       if ((data.partitions ?? 1) > 1) {
         const url = resolveDatabaseUrl(data.db, this.#options.defaultDatabase);
-        const jobs = { retries: job.retryLimit, expireSeconds: job.expireInSeconds };
+        const jobs = { retries: job.retryLimit, expireSeconds: data.partitionExpireSeconds ?? job.expireInSeconds };
         const signal = AbortSignal.any([stop, expiry.signal]);
         let progress = { rows: 0, bytes: 0 };
         const start = { id: runId, pipeline: pipeline.name, params: { ...params }, trigger: 'worker' as const, job: data.job ?? `queue:${job.id}`, attempt, who: data.submittedBy, output: out };

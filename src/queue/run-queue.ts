@@ -4,7 +4,7 @@ import { SluiceError, toSluiceError } from '../core/errors.ts';
 import type { RunSummary } from '../core/metrics.ts';
 import type { ParamValue } from '../core/params.ts';
 import { parseDatabaseUrl, redactUrl } from '../db/url.ts';
-import type { PartitionJob, PartitionResult, PartitionState } from './partitioned-run.ts';
+import type { PartitionJob, PartitionResult, PartitionState } from './partition-job.ts';
 
 /** The pg-boss queue every sluice run goes through, in a schema of its own. */
 export const RUN_QUEUE = 'sluice-runs';
@@ -25,8 +25,10 @@ export interface QueuedRun {
   readonly job?: string;
   /** Run only if no other run holds this lock (a scheduled job's lock): a second one ends skipped. */
   readonly lock?: string;
-  /** Cut the export into this many partitions, run by any workers in one snapshot (see partitioned-run.ts). */
+  /** Cut the run into this many partitions, run by any workers (see partitioned-run.ts). */
   readonly partitions?: number;
+  /** A partitioned run's `expireSeconds` for each partition; the run's own job waits on them all and may take longer. */
+  readonly partitionExpireSeconds?: number;
 }
 
 /** What a finished job keeps: the run's outcome, for `submit --wait` and `sluice runs`. */
@@ -78,6 +80,18 @@ function isStartRace(error: unknown): boolean {
 
 const START_ATTEMPTS = 5;
 
+/** pg-boss takes no job that may run 24 hours or more. */
+const MAX_EXPIRE_SECONDS = 24 * 3600 - 1;
+
+/**
+ * How long a partitioned run's own job may take: its partitions one after the other (all on one
+ * worker slot, at worst), each within `expireSeconds`, then the assembly. Its job must not expire
+ * (and be retried beside it) merely because a partition was retried after a worker died.
+ */
+function coordinatorExpiry(expireSeconds: number, partitions: number): number {
+  return Math.min(MAX_EXPIRE_SECONDS, expireSeconds * (partitions + 1));
+}
+
 /** sluice's side of pg-boss: open, submit, read a job, and the raw boss for the worker. */
 export class RunQueue {
   private constructor(readonly boss: PgBoss) {}
@@ -114,11 +128,12 @@ export class RunQueue {
   }
 
   async submit(run: QueuedRun, options: SubmitOptions): Promise<string> {
-    const id = await this.boss.send(RUN_QUEUE, run, {
+    const partitioned = (run.partitions ?? 1) > 1;
+    const id = await this.boss.send(RUN_QUEUE, partitioned ? { ...run, partitionExpireSeconds: options.expireSeconds } : run, {
       retryLimit: options.retries,
       retryDelay: 1,
       retryBackoff: true,
-      expireInSeconds: options.expireSeconds,
+      expireInSeconds: partitioned ? coordinatorExpiry(options.expireSeconds, run.partitions!) : options.expireSeconds,
       ...(options.key === undefined ? {} : { singletonKey: options.key }),
     });
     if (id === null) throw new SluiceError('INTERNAL', 'The queue did not take the job.');

@@ -8,7 +8,7 @@ import { sluice } from '../support/cli.ts';
 import { type Daemon, startDaemon } from '../support/daemon.ts';
 import { type ScratchDatabase, adminQuery, createScratchDatabase, postgresAvailable } from '../support/postgres.ts';
 import { scratchDir } from '../support/sqlite.ts';
-import type { PartitionJob } from '../../src/queue/partitioned-run.ts';
+import type { PartitionJob } from '../../src/queue/partition-job.ts';
 import { RunQueue } from '../../src/queue/run-queue.ts';
 
 const dir = scratchDir('sluice-partitions-');
@@ -40,7 +40,21 @@ function startWorker(): Promise<Daemon> {
 }
 
 function submit(args: string[]) {
-  return sluice(['submit', ...args, '--queue-db', url, '--db', url], { cwd: dir.path, env: { DATABASE_URL: '' } });
+  // Killed before the test's own timeout, so a run that hangs still reports what the workers logged.
+  return sluice(['submit', ...args, '--queue-db', url, '--db', url], { cwd: dir.path, env: { DATABASE_URL: '' }, killAfterMs: 75_000 });
+}
+
+/** The end of each worker's log, for an assertion's message. */
+function logsOf(workers: ReadonlyArray<Daemon | undefined>): string {
+  return workers.map((w, i) => `--- worker ${i + 1}:\n${w?.stderr().slice(-4000) ?? ''}`).join('\n');
+}
+
+/** A client of the test's own; the scratch database's drop may end its connection. */
+async function lockingClient(): Promise<pg.Client> {
+  const client = new pg.Client({ connectionString: url });
+  client.on('error', () => undefined);
+  await client.connect();
+  return client;
 }
 
 /** What one `sluice run` of the same export writes. */
@@ -111,8 +125,7 @@ describe.skipIf(!pgOk)('partitioned runs (sluice submit --partitions)', () => {
   it('reads one snapshot: rows changed after the partitions were planned are in no part', async () => {
     const expected = await single([]);
     const worker = await startWorker();
-    const locker = new pg.Client({ connectionString: url });
-    await locker.connect();
+    const locker = await lockingClient();
     try {
       const submitted = submit(['export-csv', '--out', 'snapshot.csv', '--partitions', '2', '--wait']);
       // Once the partitions are queued (the snapshot taken), hold them back and change every row they will read.
@@ -133,8 +146,7 @@ describe.skipIf(!pgOk)('partitioned runs (sluice submit --partitions)', () => {
   it('a worker SIGKILLed mid-partition loses nothing: the run still ends with the exact file and no part folder', async () => {
     const expected = await single([]);
     const [a, b] = await Promise.all([startWorker(), startWorker()]);
-    const locker = new pg.Client({ connectionString: url });
-    await locker.connect();
+    const locker = await lockingClient();
     let rescuer: Daemon | undefined;
     try {
       const before = await partitionJobs();
@@ -148,7 +160,7 @@ describe.skipIf(!pgOk)('partitioned runs (sluice submit --partitions)', () => {
       rescuer = await startWorker();
       await locker.query('COMMIT');
       const result = await submitted;
-      expect(result.code, result.stderr).toBe(0);
+      expect(result.code, `${result.stderr}\n${logsOf([a, b, rescuer])}`).toBe(0);
       expect(readFileSync(dir.file('killed.csv')).equals(expected)).toBe(true);
       await waitFor(async () => leftoverParts().length === 0);
     } finally {
@@ -160,8 +172,7 @@ describe.skipIf(!pgOk)('partitioned runs (sluice submit --partitions)', () => {
 
   it('a partition that fails for good fails the run: nothing is assembled, no output, no part folder', async () => {
     const worker = await startWorker();
-    const locker = new pg.Client({ connectionString: url });
-    await locker.connect();
+    const locker = await lockingClient();
     try {
       const before = await partitionJobs();
       const submitted = submit(['export-csv', '--out', 'failed.csv', '--partitions', '2', '--retries', '0', '--wait']);
