@@ -76,9 +76,14 @@ export function runsCli(ws: Workspace): Command[] {
     async action({ positionals, options }) {
       const id = positionals[0];
       if (id === undefined) throw new SluiceError('USAGE', 'Name the run: sluice runs show <id> (`sluice runs` lists them).');
-      const run = await withHistory(ws, options.db as string | undefined, (history) => history.get(id));
-      if (!run) throw new SluiceError('USAGE', `No run "${id}" in the history (\`sluice runs\` lists them).`);
-      process.stdout.write(options.json ? `${JSON.stringify(run, null, 2)}\n` : runText(run));
+      const found = await withHistory(ws, options.db as string | undefined, async (history) => {
+        const run = await history.get(id);
+        return run && { run, partitions: await history.partitionsOf(id) };
+      });
+      if (!found) throw new SluiceError('USAGE', `No run "${id}" in the history (\`sluice runs\` lists them).`);
+      const { run, partitions } = found;
+      if (options.json) process.stdout.write(`${JSON.stringify(partitions.length ? { ...run, partitions } : run, null, 2)}\n`);
+      else process.stdout.write(runText(run) + (partitions.length ? `\npartitions:\n${runsTable(partitions)}` : ''));
       return 0;
     },
   });

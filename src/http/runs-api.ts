@@ -46,7 +46,12 @@ export async function listRuns(db: Database, live: LiveRuns, query: Readonly<Rec
 }
 
 /** `GET /api/runs/<id>`: one run, or undefined (404). */
-export async function showRun(db: Database, live: LiveRuns, id: string): Promise<RunView | undefined> {
-  const run = await recorded(() => RunHistory.reader(db).get(id), undefined);
-  return run && withProgress(run, live.get(id));
+export async function showRun(db: Database, live: LiveRuns, id: string): Promise<(RunView & { readonly partitions?: RunView[] }) | undefined> {
+  const history = RunHistory.reader(db);
+  const run = await recorded(() => history.get(id), undefined);
+  if (!run) return undefined;
+  // A partitioned run's partitions are runs of their own (possibly on other machines): listed with it.
+  const partitions = await recorded(() => history.partitionsOf(id), []);
+  const view = withProgress(run, live.get(id));
+  return partitions.length ? { ...view, partitions: partitions.map((p) => withProgress(p, live.get(p.id))) } : view;
 }

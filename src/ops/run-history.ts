@@ -163,6 +163,17 @@ export class RunHistory {
     return row && record(row, now);
   }
 
+  /**
+   * The partitions of a partitioned run (`sluice submit --partitions`), in order: each is a run of
+   * its own whose job is `<run id> part <i>/<n>`.
+   */
+  async partitionsOf(id: string, now = Date.now()): Promise<RunRecord[]> {
+    const rows = await this.#db.query(this.#bind(`SELECT ${COLUMNS} FROM sluice_runs WHERE job LIKE ? ESCAPE '\\' ORDER BY started_at, id`, [`${id.replace(/[\\%_]/g, '\\$&')} part %`]));
+    const records = rows.map((row) => record(row, now));
+    const index = (run: RunRecord) => Number(/ part (\d+)\//.exec(run.job ?? '')?.[1] ?? 0);
+    return records.sort((a, b) => index(a) - index(b) || a.startedAt.localeCompare(b.startedAt));
+  }
+
   /** Deletes the runs started before `before` (a run still beating stays); resolves to how many. */
   async prune(before: number, now = Date.now()): Promise<number> {
     return this.#db.change(this.#bind(`DELETE FROM sluice_runs WHERE started_at < ? AND ${this.#effectiveStatus(now)} <> 'running'`, [before]));

@@ -4,6 +4,8 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openDatabase } from '../../src/db/open.ts';
 import { RunHistory } from '../../src/ops/run-history.ts';
+import { LiveRuns } from '../../src/ops/live-runs.ts';
+import { showRun } from '../../src/http/runs-api.ts';
 import { sluice } from '../support/cli.ts';
 import { type Daemon, startDaemon } from '../support/daemon.ts';
 import { type ScratchDatabase, adminQuery, createScratchDatabase, postgresAvailable } from '../support/postgres.ts';
@@ -97,6 +99,13 @@ describe.skipIf(!pgOk)('partitioned runs (sluice submit --partitions)', () => {
         expect(parts.map((r) => r.job!.slice(run!.id.length + 1)).sort()).toEqual(['part 1/4', 'part 2/4', 'part 3/4', 'part 4/4']);
         expect(parts.every((r) => r.status === 'succeeded')).toBe(true);
         expect(parts.reduce((sum, r) => sum + r.rows, 0)).toBe(5999);
+        // `sluice runs show` and GET /api/runs/<id> list the partitions with the run.
+        const shown = await sluice(['runs', 'show', run!.id, '--db', url, '--json']);
+        const record = JSON.parse(shown.stdout.toString()) as { partitions: Array<{ job: string; rows: number }> };
+        expect(record.partitions.map((p) => p.job.slice(run!.id.length + 1))).toEqual(['part 1/4', 'part 2/4', 'part 3/4', 'part 4/4']);
+        expect((await sluice(['runs', 'show', run!.id, '--db', url])).stdout.toString()).toMatch(/\npartitions:\nid .*\n-.*\n(.*part \d\/4.*\n){4}$/);
+        const viaApi = await showRun(db, new LiveRuns(), run!.id);
+        expect(viaApi?.partitions?.map((p) => p.rows)).toEqual([1500, 1500, 1500, 1499]);
       } finally {
         await db.close();
       }
