@@ -4,7 +4,8 @@ import type { Database } from '../core/database.ts';
 import { defaultOutputPath } from '../core/describe.ts';
 import { SluiceError, toSluiceError } from '../core/errors.ts';
 import type { Logger } from '../core/logger.ts';
-import { parseParams } from '../core/params.ts';
+import { type ParamValues, parseParams } from '../core/params.ts';
+import type { Pipeline } from '../core/define.ts';
 import { type PipelineSet, pipelineNamed } from '../core/registry.ts';
 import { OpenDatabases } from '../db/open-databases.ts';
 import type { PostgresOptions } from '../db/postgres-options.ts';
@@ -13,6 +14,7 @@ import type { SluiceMetrics } from '../metrics/prometheus.ts';
 import type { LiveRuns } from '../ops/live-runs.ts';
 import { newRunId } from '../ops/run-id.ts';
 import type { DrainResult, Drainable } from '../ops/shutdown.ts';
+import { acquireRunLock } from '../ops/run-lock.ts';
 import { recordedWork, trackedRun } from '../ops/tracked-run.ts';
 import { checkOutputPath, outputForPath } from '../sinks/file-output.ts';
 import { openDatabase } from '../db/open.ts';
@@ -117,18 +119,7 @@ export class QueueWorker implements Drainable {
       const out = pipeline.sink.type === 'encoder' ? (data.out ?? defaultOutputPath(pipeline)) : undefined;
       if (out) checkOutputPath(out, 'the job\'s "out"');
       log.info({ pipeline: pipeline.name, params, out }, `job ${job.id}: ${pipeline.name} (attempt ${attempt})`);
-      if ((data.partitions ?? 1) > 1) {
-        const url = resolveDatabaseUrl(data.db, this.#options.defaultDatabase);
-        const jobs = { retries: job.retryLimit, expireSeconds: data.partitionExpireSeconds ?? job.expireInSeconds };
-        const signal = AbortSignal.any([stop, expiry.signal]);
-        let progress = { rows: 0, bytes: 0 };
-        const start = { id: runId, pipeline: pipeline.name, params: { ...params }, trigger: 'worker' as const, job: data.job ?? `queue:${job.id}`, attempt, who: data.submittedBy, output: out };
-        const done = await recordedWork(this.#database(data.db, false), start, { logger: log, history: this.#options.history, progress: () => progress }, () =>
-          runPartitioned({ queue: this.#options.queue, pipeline, submitted: data, params, url, databaseOptions: this.#options.databaseOptions, out, runId, job: { id: job.id, attempt }, jobs, signal, logger: log, onProgress: (p) => (progress = p) }),
-        );
-        log.info({ partitions: done.partitions.length }, `job ${job.id}: ${done.rows.toLocaleString('en-US')} rows in ${done.partitions.length} partitions${out ? ` -> ${out}` : ''}`);
-        return { runId, status: 'succeeded', rows: done.rows, bytes: done.bytes, ...(out ? { output: out } : {}), partitions: done.partitions };
-      }
+      if ((data.partitions ?? 1) > 1) return await this.#coordinate(job, { pipeline, params, out, runId, log, signal: AbortSignal.any([stop, expiry.signal]) });
       metrics?.runStarted(pipeline.name);
       try {
         const summary = await trackedRun(
@@ -170,6 +161,47 @@ export class QueueWorker implements Drainable {
       return { runId, status, rows: failure.summary?.rows ?? 0, bytes: failure.summary?.bytesWritten ?? 0, error: { code: failure.code, message: failure.message } };
     } finally {
       expiry.clear();
+    }
+  }
+
+  /**
+   * A partitioned run's coordinator (see partitioned-run.ts), recorded in the history as the run,
+   * under the scheduled job's lock when it has one (its partitions need none: the lock is held
+   * until the last of them has ended).
+   */
+  async #coordinate(job: PgBoss.JobWithMetadata<QueuedRun>, run: { pipeline: Pipeline; params: ParamValues; out: string | undefined; runId: string; log: Logger; signal: AbortSignal }): Promise<QueuedRunResult> {
+    const { pipeline, params, out, runId, log, signal } = run;
+    const data = job.data;
+    const attempt = job.retryCount + 1;
+    const database = this.#database(data.db, false);
+    const lock = data.lock === undefined ? undefined : await acquireRunLock(database, data.lock, { owner: runId });
+    if (data.lock !== undefined && !lock) throw new SluiceError('LOCKED', `Another run holds the lock "${data.lock}"; this one did not start.`);
+    try {
+      const url = resolveDatabaseUrl(data.db, this.#options.defaultDatabase);
+      const jobs = { retries: job.retryLimit, expireSeconds: data.partitionExpireSeconds ?? job.expireInSeconds };
+      let progress = { rows: 0, bytes: 0 };
+      const start = { id: runId, pipeline: pipeline.name, params: { ...params }, trigger: 'worker' as const, job: data.job ?? `queue:${job.id}`, attempt, who: data.submittedBy, output: out };
+      const done = await recordedWork(database, start, { logger: log, history: this.#options.history, progress: () => progress }, () =>
+        runPartitioned({
+          queue: this.#options.queue,
+          pipeline,
+          submitted: data,
+          params,
+          url,
+          databaseOptions: this.#options.databaseOptions,
+          out,
+          runId,
+          job: { id: job.id, attempt },
+          jobs,
+          signal: lock ? AbortSignal.any([signal, lock.lost]) : signal,
+          logger: log,
+          onProgress: (p) => (progress = p),
+        }),
+      );
+      log.info({ partitions: done.partitions.length }, `job ${job.id}: ${done.rows.toLocaleString('en-US')} rows in ${done.partitions.length} partitions${out ? ` -> ${out}` : ''}`);
+      return { runId, status: 'succeeded', rows: done.rows, bytes: done.bytes, ...(out ? { output: out } : {}), partitions: done.partitions };
+    } finally {
+      await lock?.release();
     }
   }
 

@@ -5,6 +5,7 @@ import { parse as parseYaml } from 'yaml';
 import type { Pipeline } from '../core/define.ts';
 import { SluiceError } from '../core/errors.ts';
 import { type ParamValues, parseParams } from '../core/params.ts';
+import { notPartitionable } from '../core/run.ts';
 import type { PipelineSet } from '../core/registry.ts';
 import { didYouMean } from '../core/suggest.ts';
 import { parseDatabaseUrl } from '../db/url.ts';
@@ -30,6 +31,8 @@ export interface Job {
   readonly lock: string;
   /** `process`: the scheduler runs it; `queue`: it is submitted to the job queue for `sluice worker`s. */
   readonly via: 'process' | 'queue';
+  /** With `via: queue`: cut each run into this many partitions (see `sluice submit --partitions`). */
+  readonly partitions: number | undefined;
 }
 
 export interface ScheduleConfig {
@@ -40,7 +43,7 @@ export interface ScheduleConfig {
 }
 
 const TOP_KEYS = ['jobs', 'timezone', 'lockLeaseSeconds', 'queue'] as const;
-const JOB_KEYS = ['name', 'cron', 'timezone', 'pipeline', 'params', 'db', 'out', 'timeoutSeconds', 'retries', 'lock', 'via'] as const;
+const JOB_KEYS = ['name', 'cron', 'timezone', 'pipeline', 'params', 'db', 'out', 'timeoutSeconds', 'retries', 'lock', 'via', 'partitions'] as const;
 const RETRY_KEYS = ['count', 'backoffSeconds'] as const;
 const JOB_NAME = /^[A-Za-z0-9][\w.-]{0,99}$/;
 export const DEFAULT_OUT = 'out/{name}-{date}T{time}.{ext}';
@@ -118,6 +121,18 @@ function checkOut(check: JobCheck, out: unknown, pipeline: Pipeline | undefined)
   return out;
 }
 
+/** `partitions`: only for a queued job whose pipeline can be cut into key ranges, on PostgreSQL. */
+function checkPartitions(check: JobCheck, raw: unknown, job: { via: string | undefined; pipeline: Pipeline | undefined; db: string | undefined }): number | undefined {
+  if (raw === undefined) return undefined;
+  const count = wholeNumber(raw, 1, 64) ?? check.fail('partitions', 'must be a whole number from 1 to 64.');
+  if (count === undefined || count === 1) return undefined;
+  if (job.via !== 'queue') return check.fail('partitions', 'needs "via": "queue": the partitions are run by `sluice worker` processes.');
+  const why = job.pipeline && notPartitionable(job.pipeline);
+  if (why) return check.fail('partitions', `pipeline "${job.pipeline!.name}" cannot run in partitions: ${why}.`);
+  if (job.db !== undefined && parseDatabaseUrl(job.db).dialect !== 'postgres') return check.fail('partitions', 'need a PostgreSQL database: only it gives several workers one snapshot.');
+  return count;
+}
+
 function checkJob(raw: unknown, index: number, pipelines: PipelineSet, defaultZone: string): { job?: Job; errors: string[] } {
   const named = isObject(raw) && typeof raw.name === 'string' ? `job "${raw.name}"` : `jobs[${index}]`;
   const check = new JobCheck(named);
@@ -136,8 +151,9 @@ function checkJob(raw: unknown, index: number, pipelines: PipelineSet, defaultZo
   const { retries, backoffMs } = checkRetries(check, raw.retries);
   const lock = raw.lock === undefined ? `job:${name}` : typeof raw.lock === 'string' && raw.lock !== '' ? raw.lock : check.fail('lock', 'must be a lock name.');
   const via = raw.via === undefined || raw.via === 'process' ? 'process' : raw.via === 'queue' ? 'queue' : check.fail('via', 'must be "process" (the scheduler runs it) or "queue" (sluice worker processes run it).');
+  const partitions = checkPartitions(check, raw.partitions, { via, pipeline, db });
   if (check.errors.length || !name || !cron || !timezone || !pipeline || !params || !lock || !via) return { errors: check.errors };
-  return { job: { name, cron, timezone, pipeline, params, db, out, timeoutMs: timeoutSeconds && timeoutSeconds * 1000, retries, backoffMs, lock, via }, errors: [] };
+  return { job: { name, cron, timezone, pipeline, params, db, out, timeoutMs: timeoutSeconds && timeoutSeconds * 1000, retries, backoffMs, lock, via, partitions }, errors: [] };
 }
 
 function pipelineOf(pipelines: PipelineSet, name: string): Pipeline {

@@ -27,6 +27,7 @@ export async function enqueueJob(queue: RunQueue, job: Job, at: Date, defaultDat
     submittedBy: osUser(),
     job: job.name,
     lock: job.lock,
+    ...(job.partitions === undefined ? {} : { partitions: job.partitions }),
   };
   return queue.submit(run, { retries: job.retries, expireSeconds: job.timeoutMs === undefined ? DEFAULT_EXPIRE_SECONDS : Math.ceil(job.timeoutMs / 1000), key: job.lock });
 }

@@ -74,6 +74,8 @@ describe('sluice schedule --check', () => {
         { cron: '0 2 * * *', pipeline: 'migrate-8digit-barcodes', out: 'a.csv' },
         { name: 'c', cron: '0 4 * * *', pipeline: 'export-csv', via: 'queue' },
         { name: 'd', cron: '0 5 * * *', pipeline: 'export-csv', via: 'cloud' },
+        { name: 'e', cron: '0 6 * * *', pipeline: 'export-csv', partitions: 4 },
+        { name: 'f', cron: '0 7 * * *', pipeline: 'export-xlsx', via: 'queue', partitions: 4, out: 'x.xlsx' },
       ],
     });
     const result = await sluice(['schedule', '--config', config, '--check'], { cwd: dir.path });
@@ -90,9 +92,11 @@ describe('sluice schedule --check', () => {
       'jobs[3]: "name": must be a name of letters, digits, ".", "_" or "-" (at most 100).',
       'jobs[3]: "out": pipeline "migrate-8digit-barcodes" writes to the database; it has no output file.',
       'job "d": "via": must be "process" (the scheduler runs it) or "queue" (sluice worker processes run it).',
+      'job "e": "partitions": needs "via": "queue": the partitions are run by `sluice worker` processes.',
+      'job "f": "partitions": pipeline "export-xlsx" cannot run in partitions: its XLSX output cannot be continued (a run starts it from the beginning).',
       'job "c": "via": "queue" needs the job queue: "queue": "postgres://..." at the top of the file, or --queue-db / SLUICE_QUEUE_URL.',
     ]);
-    expect(result.stderr).toContain('has 11 errors');
+    expect(result.stderr).toContain('has 13 errors');
   });
 
   it('reads YAML too', async () => {

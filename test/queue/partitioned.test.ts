@@ -1,4 +1,4 @@
-import { readFileSync, readdirSync } from 'node:fs';
+import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -246,6 +246,26 @@ describe.skipIf(!pgOk)('partitioned runs (sluice submit --partitions)', () => {
       await b.drop();
     }
   }, 90_000);
+
+  it('a schedule feeds partitioned runs to the workers ("via": "queue", "partitions"), each under the job\'s lock', async () => {
+    const expected = await single(['--status', 'sold']);
+    const worker = await startWorker();
+    const config = dir.file('partitioned-schedule.json');
+    const job = { name: 'sold-parts', cron: '* * * * * *', via: 'queue', partitions: 2, pipeline: 'export-csv', params: { status: 'sold' }, db: url, out: 'scheduled/{runId}.csv' };
+    writeFileSync(config, JSON.stringify({ queue: url, jobs: [job] }));
+    const scheduler = await startDaemon(['schedule', '--config', config, '--log-level', 'info'], /job scheduled/, { cwd: dir.path, env: { DATABASE_URL: '' } });
+    const db = openDatabase(url);
+    try {
+      let done: Awaited<ReturnType<RunHistory['list']>> = [];
+      await waitFor(async () => (done = await RunHistory.reader(db).list({ job: 'sold-parts', status: 'succeeded', limit: 10 })).length >= 1);
+      expect(await scheduler.stop()).toBe(0);
+      expect(readFileSync(done[0]!.output!).equals(expected)).toBe(true);
+      expect(await RunHistory.reader(db).partitionsOf(done[0]!.id)).toHaveLength(2);
+    } finally {
+      await db.close();
+      await worker.stop();
+    }
+  }, 60_000);
 
   it('refuses at submit what cannot be partitioned: no --out, an XLSX file, a SQLite database', async () => {
     const noOut = await submit(['export-csv', '--partitions', '2']);
