@@ -158,13 +158,8 @@ describe.skipIf(!pgOk)('partitioned runs (sluice submit --partitions)', () => {
     const locker = await lockingClient();
     let rescuer: Daemon | undefined;
     try {
-      const before = await partitionJobs();
-      const submitted = submit(['export-csv', '--out', 'killed.csv', '--partitions', '2', '--expire', '10', '--wait']);
-      await waitFor(async () => (await partitionJobs()) >= before + 2);
-      // Both partitions start and wait on this lock: killing a worker now kills it mid-partition.
-      await locker.query('BEGIN');
-      await locker.query('LOCK TABLE tickets IN ACCESS EXCLUSIVE MODE');
-      await waitFor(async () => (await lockWaiters()) >= 2);
+      // Both partitions start and wait on the lock: killing a worker now kills it mid-partition.
+      const { submitted } = await heldBack(locker, ['export-csv', '--out', 'killed.csv', '--partitions', '2', '--expire', '10', '--wait'], 2);
       expect(await a!.stop('SIGKILL')).toBe(null);
       rescuer = await startWorker();
       await locker.query('COMMIT');
@@ -183,12 +178,7 @@ describe.skipIf(!pgOk)('partitioned runs (sluice submit --partitions)', () => {
     const worker = await startWorker();
     const locker = await lockingClient();
     try {
-      const before = await partitionJobs();
-      const submitted = submit(['export-csv', '--out', 'failed.csv', '--partitions', '2', '--retries', '0', '--wait']);
-      await waitFor(async () => (await partitionJobs()) >= before + 2);
-      await locker.query('BEGIN');
-      await locker.query('LOCK TABLE tickets IN ACCESS EXCLUSIVE MODE');
-      await waitFor(async () => (await lockWaiters()) >= 1);
+      const { submitted } = await heldBack(locker, ['export-csv', '--out', 'failed.csv', '--partitions', '2', '--retries', '0', '--wait'], 1);
       await adminQuery("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND wait_event_type = 'Lock' AND application_name = 'sluice'", [scratch.name]);
       await locker.query('COMMIT');
       const result = await submitted;
@@ -282,6 +272,22 @@ describe.skipIf(!pgOk)('partitioned runs (sluice submit --partitions)', () => {
   async function partitionJobs(): Promise<number> {
     const [row] = await onDatabase<{ n: string }>(url, "SELECT count(*) AS n FROM sluice_queue.job WHERE name = 'sluice-partitions'");
     return Number(row!.n);
+  }
+
+  /**
+   * Submits a 2-partition run, and once its partitions are queued (the snapshot taken, the plan
+   * made) holds them back with a lock on the table until `waiters` of them are waiting on it.
+   * The lock is `locker`'s open transaction: COMMIT lets them go.
+   */
+  async function heldBack(locker: pg.Client, args: string[], waiters: number): Promise<{ readonly submitted: ReturnType<typeof submit> }> {
+    const before = await partitionJobs();
+    const submitted = submit(args);
+    await waitFor(async () => (await partitionJobs()) >= before + 2);
+    await locker.query('BEGIN');
+    await locker.query('LOCK TABLE tickets IN ACCESS EXCLUSIVE MODE');
+    await waitFor(async () => (await lockWaiters()) >= waiters);
+    // Wrapped: an async function returning the promise itself would wait for it.
+    return { submitted };
   }
 
   async function lockWaiters(): Promise<number> {
