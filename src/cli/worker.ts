@@ -8,7 +8,7 @@ export function workerCli(ws: Workspace): Command {
     summary: 'Runs pipeline jobs from the pg-boss queue (`sluice submit`, schedules with "via": "queue"), on any number of machines.',
     options: {
       queueDb: QUEUE_DB_OPTION,
-      concurrency: { type: 'integer', min: 1, max: 64, default: 1, description: 'Jobs this worker runs at once' },
+      concurrency: { type: 'integer', min: 1, max: 64, default: 1, description: 'Runs this worker takes at once, and as many partitions of partitioned runs besides' },
       db: { ...DB_OPTION, description: 'Database of jobs that name none (default: $DATABASE_URL, else the app\'s)' },
       history: { type: 'boolean', default: true, description: "Record runs in their database's sluice_runs table (--no-history: do not)" },
       shutdownTimeout: shutdownTimeoutOption('running jobs'),
@@ -44,7 +44,7 @@ export function workerCli(ws: Workspace): Command {
       const port = options.metricsPort as number | undefined;
       const server = port === undefined ? undefined : await serveMetrics(metrics, () => ({ runningJobs: worker.running }), { port, host: options.metricsHost as string, label: 'sluice worker' });
       await worker.start();
-      process.stderr.write(`sluice worker: taking jobs (up to ${concurrency} at once)\n`);
+      process.stderr.write(`sluice worker: taking jobs (up to ${concurrency} runs and ${concurrency} partitions at once)\n`);
       await drainOnSignals(worker, (options.shutdownTimeout as number) * 1000, logger, 'job(s)');
       server?.close();
       return 0;
