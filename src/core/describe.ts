@@ -1,6 +1,7 @@
 import type { Pipeline } from './define.ts';
 import { notResumable } from './checkpoints.ts';
 import { InPlaceUpdate } from './in-place.ts';
+import { notPartitionable } from './run.ts';
 import { describeExpected, type ParamSpec } from './params.ts';
 
 export interface ParamDescription {
@@ -29,6 +30,8 @@ export interface PipelineDescription {
   readonly parallel: boolean;
   /** An export to a file takes checkpoints and can resume after a crash (`sluice run --resume`); when not, why. */
   readonly resumable: { readonly key: string } | { readonly key?: undefined; readonly why: string } | undefined;
+  /** Whether `sluice submit --partitions N` can cut its runs into key ranges for several workers; when not, why. */
+  readonly partitions: { readonly ok: true } | { readonly ok: false; readonly why: string };
   readonly params: readonly ParamDescription[];
 }
 
@@ -41,6 +44,11 @@ function resumability(pipeline: Pipeline): PipelineDescription['resumable'] {
   if (pipeline.sink.type !== 'encoder') return undefined;
   const why = notResumable(pipeline);
   return why === undefined ? { key: pipeline.source.slices!.key } : { why };
+}
+
+function partitionability(pipeline: Pipeline): PipelineDescription['partitions'] {
+  const why = notPartitionable(pipeline);
+  return why === undefined ? { ok: true } : { ok: false, why };
 }
 
 /** The pipeline as plain data: what `sluice describe`, `--help` and `GET /api/pipelines` show. */
@@ -57,6 +65,7 @@ export function describePipeline(pipeline: Pipeline): PipelineDescription {
     inPlace: InPlaceUpdate.fits(pipeline),
     parallel: sink.type === 'encoder' && sink.sqlEncoding !== undefined && pipeline.transforms.length === 0 && pipeline.source.parallelEncoded === true,
     resumable: resumability(pipeline),
+    partitions: partitionability(pipeline),
     params: Object.entries(pipeline.allParams).map(([name, spec]) => ({
       name,
       type: spec.type,

@@ -267,6 +267,9 @@ describe.skipIf(!pgOk)('partitioned runs (sluice submit --partitions)', () => {
     const sqlite = await sluice(['submit', 'export-csv', '--partitions', '2', '--out', 'q.csv', '--queue-db', url, '--db', `sqlite:${dir.file('t.db')}`], { cwd: dir.path });
     expect(sqlite.code).toBe(2);
     expect(sqlite.stderr).toMatch(/A partitioned run reads one PostgreSQL snapshot from several workers; sqlite:\S+ is not PostgreSQL/);
+    // `describe` says it before anyone submits.
+    expect((await sluice(['describe', 'export-csv'])).stdout.toString()).toMatch(/^ {2}partitions: yes: sluice submit --partitions N/m);
+    expect((await sluice(['describe', 'export-xlsx'])).stdout.toString()).toMatch(/^ {2}partitions: no: its XLSX output cannot be continued/m);
   });
 
   async function partitionJobs(): Promise<number> {
