@@ -83,13 +83,12 @@ export async function eventually<T>(probe: () => Promise<T>, check: (value: T) =
 }
 
 /** Starts `make()` before the suite's tests and closes it after them; tests read `.url`. */
-export function serverForSuite(make: () => Server): { readonly url: string } {
-  const state = { url: '' };
-  let server: Server | undefined;
+export function serverForSuite(make: () => Server): { readonly url: string; readonly server: Server | undefined } {
+  const state: { url: string; server: Server | undefined } = { url: '', server: undefined };
   beforeAll(async () => {
-    server = make();
-    state.url = await listen(server);
+    state.server = make();
+    state.url = await listen(state.server);
   });
-  afterAll(() => (server ? close(server) : undefined));
+  afterAll(() => (state.server ? close(state.server) : undefined));
   return state;
 }

@@ -2,7 +2,7 @@ import { spawnSync } from 'node:child_process';
 import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
 import { type Server, createServer } from 'node:http';
-import { connect } from 'node:net';
+import { type Socket, connect } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import express from 'express';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -150,6 +150,16 @@ describe.skipIf(!pgOk)('pipeline handlers on PostgreSQL', () => {
 
     it('resets the connection of an HTTP/1.0 client (no framing: a close would look complete) when the database fails mid-stream', async () => {
       records.length = 0;
+      // What the server does with the connection, seen from its side: the guarantee is its reset.
+      const resets: string[] = [];
+      const watch = (socket: Socket) => {
+        const reset = socket.resetAndDestroy.bind(socket);
+        socket.resetAndDestroy = () => (resets.push('reset'), reset());
+        socket.on('error', (e: NodeJS.ErrnoException) => resets.push(`error ${e.syscall ?? ''} ${e.code ?? ''}`));
+        const end = socket.end.bind(socket);
+        socket.end = ((...args: Parameters<Socket['end']>) => (resets.push('end'), end(...args))) as Socket['end'];
+      };
+      at.server!.on('connection', watch);
       const { hostname, port } = new URL(at.url);
       const socket = connect(Number(port), hostname);
       socket.write('GET /export-csv HTTP/1.0\r\nHost: localhost\r\n\r\n');
@@ -170,10 +180,18 @@ describe.skipIf(!pgOk)('pipeline handlers on PostgreSQL', () => {
       const killed = await adminQuery<{ pid: number }>("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'sluice' AND datname = $1", [scratch.name]);
       expect(killed.length).toBeGreaterThan(0);
       const reply = await ending;
+      at.server!.off('connection', watch);
       expect(reply.head).toMatch(/^HTTP\/1\.1 200 OK\r\n/);
       expect(reply.head).not.toMatch(/transfer-encoding: chunked/i);
       const logged = records.map((r) => `${r.level} ${String(r.msg)}`);
-      expect(reply.error, JSON.stringify({ ...reply, head: reply.head.slice(0, 120), logged })).toBe('ECONNRESET');
+      const seen = JSON.stringify({ ...reply, head: reply.head.slice(0, 120), logged, resets });
+      // The server reset the connection, never ended it: that is the guarantee, checked on its
+      // side. The client usually reads the reset as ECONNRESET; about once in twenty runs under
+      // load it saw a plain end of stream instead (2026-11-30, before `resets` was recorded), which
+      // should be the kernel reporting a reset to a reader that had not drained its queue: if a
+      // failure here ever shows anything but one reset in `resets`, the server is at fault.
+      expect(resets, seen).toEqual(['reset']);
+      expect([undefined, 'ECONNRESET'], seen).toContain(reply.error);
       await eventually(async () => database.pool.totalCount - database.pool.idleCount, (n) => n === 0, 2000);
     });
   });
