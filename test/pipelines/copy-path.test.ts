@@ -3,42 +3,12 @@ import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bundledPipeline } from '../support/app.ts';
 import { runPipeline } from '../../src/index.ts';
-import type { Row } from '../../src/core/types.ts';
 import { openDatabase } from '../../src/db/open.ts';
 import type { Output } from '../../src/core/output.ts';
 import { type ScratchDatabase, createScratchDatabase, postgresAvailable } from '../support/postgres.ts';
 import { scratchDir } from '../support/sqlite.ts';
+import { fuzzTickets } from '../support/fuzz-tickets.ts';
 import { insertTickets, seedTickets } from '../support/tickets.ts';
-
-/** Characters that exercise every quoting and escaping rule, plus formula triggers and unicode. */
-const ALPHABET = [',', '"', '\r', '\n', '\t', '\\', '\b', '\f', '\v', ' ', '=', '@', '+', '-', '.', '(', ')', '0', '7', 'a', 'Z', 'é', '🎟', '日', '\u0001'];
-
-/** A deterministic pseudo-random generator, so a failure can be reproduced. */
-function random(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    return s / 2 ** 32;
-  };
-}
-
-function fuzzRows(count: number): Row[] {
-  const next = random(42);
-  const pick = <T>(items: readonly T[]): T => items[Math.floor(next() * items.length)]!;
-  const text = (): string | null => {
-    const roll = next();
-    if (roll < 0.1) return null;
-    if (roll < 0.15) return '';
-    if (roll < 0.2) return pick(['+15551234567', '-12.5', '+1 (555) 010-9999', '=1+1', '-x', '\\.', ' lead', 'trail ']);
-    return Array.from({ length: 1 + Math.floor(next() * 8) }, () => pick(ALPHABET)).join('');
-  };
-  const timestamp = () => new Date(Date.UTC(2026, 0, 1) + Math.floor(next() * 3e10)).toISOString();
-  return Array.from({ length: count }, (_, i) => {
-    const status = pick(['available', 'sold', 'void', 'redeemed']);
-    // Barcodes start with any character (formula triggers included), for the one-column TXT export.
-    return [i + 1, `T${i + 1}-${text() ?? ''}`, `${text() ?? ''}~${i + 1}`, text() ?? 'cat', Math.floor(next() * 5000) - 100, status, text(), text(), text(), text(), next() < 0.3 ? null : timestamp(), timestamp(), timestamp()];
-  });
-}
 
 /** Collects an export in memory. */
 function memoryOutput(): Output & { bytes: () => Buffer } {
@@ -64,7 +34,7 @@ async function exportBytes(name: string, database: string, params: Readonly<Reco
 }
 
 beforeAll(async () => {
-  const rows = fuzzRows(3000);
+  const rows = fuzzTickets(3000, { seed: 42 });
   await seedTickets(sqliteUrl, rows);
   if (pgOk) {
     scratch = await createScratchDatabase();

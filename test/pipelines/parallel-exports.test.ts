@@ -13,18 +13,8 @@ import { fileOutput } from '../../src/sinks/file-output.ts';
 import { sluice } from '../support/cli.ts';
 import { type ScratchDatabase, adminQuery, createScratchDatabase, openConnections, postgresAvailable } from '../support/postgres.ts';
 import { scratchDir } from '../support/sqlite.ts';
+import { fuzzTickets } from '../support/fuzz-tickets.ts';
 import { AWKWARD_TICKETS, insertTickets, seedTickets } from '../support/tickets.ts';
-
-/** Characters that exercise every quoting and escaping rule, plus formula triggers and unicode. */
-const ALPHABET = [',', '"', '\r', '\n', '\t', '\\', '\b', '\f', '\v', ' ', '=', '@', '+', '-', '.', '(', ')', '0', '7', 'a', 'Z', 'é', '🎟', '日', '\u0001'];
-
-function random(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    return s / 2 ** 32;
-  };
-}
 
 /** A dense run of keys, then ever wider gaps up to 2^45: min/max arithmetic would put nearly every row in the first range. */
 function skewedId(i: number): number {
@@ -33,21 +23,7 @@ function skewedId(i: number): number {
 
 /** The awkward tickets of the exact-output tests, then fuzzed ones with skewed, gappy keys. */
 function rows(count: number): Row[] {
-  const next = random(7);
-  const pick = <T>(items: readonly T[]): T => items[Math.floor(next() * items.length)]!;
-  const text = (): string | null => {
-    const roll = next();
-    if (roll < 0.1) return null;
-    if (roll < 0.15) return '';
-    if (roll < 0.2) return pick(['+15551234567', '-12.5', '+1 (555) 010-9999', '=1+1', '-x', '\\.', ' lead', 'trail ']);
-    return Array.from({ length: 1 + Math.floor(next() * 8) }, () => pick(ALPHABET)).join('');
-  };
-  const timestamp = () => new Date(Date.UTC(2026, 0, 1) + Math.floor(next() * 3e10)).toISOString();
-  const fuzzed = Array.from({ length: count }, (_, i): Row => {
-    const status = pick(['available', 'sold', 'void', 'redeemed']);
-    return [skewedId(i), `T${i + 1}-${text() ?? ''}`, `${text() ?? ''}~${i + 1}`, text() ?? 'cat', Math.floor(next() * 5000) - 100, status, text(), text(), text(), text(), next() < 0.3 ? null : timestamp(), timestamp(), timestamp()];
-  });
-  return [...AWKWARD_TICKETS, ...fuzzed];
+  return [...AWKWARD_TICKETS, ...fuzzTickets(count, { seed: 7, id: skewedId })];
 }
 
 const pgOk = await postgresAvailable();
