@@ -1,5 +1,5 @@
 import { SluiceError } from '../core/errors.ts';
-import type { Row, Value } from '../core/types.ts';
+import type { KeySlice, Row, Value } from '../core/types.ts';
 import { type Dialect, type SqlQuery, quoteIdent } from '../core/database.ts';
 
 /**
@@ -119,6 +119,11 @@ export async function planKeyRanges(query: (q: SqlQuery) => Promise<Row[]>, dial
   const keyType = dialect === 'postgres' && row && tiles.length > 0 ? String(row.at(-1)) : undefined;
   if (keyType !== undefined && !TYPE_NAME.test(keyType)) throw new SluiceError('INTERNAL', `Cannot plan key ranges over ${source.key}: its type ${keyType} has no plain name.`);
   return { key: source.key, ranges, rows, ...(keyType ? { keyType } : {}) };
+}
+
+/** A range as the engine's slice of an export (see SliceReader): its bounds as text. */
+export function sliceOfRange(range: KeyRange): KeySlice {
+  return { ...(range.after == null ? {} : { after: String(range.after) }), ...(range.through == null ? {} : { through: String(range.through) }) };
 }
 
 /** The condition that keeps a range's rows; `bind` returns the marker of a bound value. */

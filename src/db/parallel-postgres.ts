@@ -23,6 +23,8 @@ export class ExportedSnapshot {
     readonly label: string,
   ) {}
 
+  #released = false;
+
   static async open(pool: pg.Pool, label: string, options: { readonly hold?: boolean } = {}): Promise<ExportedSnapshot> {
     const client = await pool.connect().catch((error: unknown) => Promise.reject(translateDbError(error, label)));
     try {
@@ -45,8 +47,10 @@ export class ExportedSnapshot {
     }
   }
 
-  /** Ends the transaction and returns the client (discarded if the end fails). */
+  /** Ends the transaction and returns the client (discarded if the end fails); once only, later calls do nothing. */
   async release(): Promise<void> {
+    if (this.#released) return;
+    this.#released = true;
     try {
       await this.client.query('COMMIT');
       this.client.release();

@@ -10,7 +10,7 @@ import type { Logger } from '../core/logger.ts';
 import type { ParamValues } from '../core/params.ts';
 import type { Database } from '../core/database.ts';
 import { PartitionPlanner } from '../core/run.ts';
-import { type KeyRange, planKeyRanges } from '../db/key-ranges.ts';
+import { planKeyRanges, sliceOfRange } from '../db/key-ranges.ts';
 import type { KeySlice } from '../core/types.ts';
 import { openDatabase } from '../db/open.ts';
 import { ExportedSnapshot } from '../db/parallel-postgres.ts';
@@ -144,7 +144,7 @@ async function partitionedUpdate(options: PartitionedRunOptions): Promise<Partit
       if (!keyset) return { rows: 0, bytes: 0, partitions: [] };
       const source = { table: keyset.table, key: keyset.key, ...(keyset.where ? { where: keyset.where } : {}), values: [] };
       const { ranges } = await planKeyRanges((q) => db.query(q), db.dialect, source, options.submitted.partitions ?? 1);
-      const jobs = partitionJobs(options, ranges.map(sliceOf), planner.startedAt, () => ({}));
+      const jobs = partitionJobs(options, ranges.map(sliceOfRange), planner.startedAt, () => ({}));
       const states = await queueAndAwait(options, jobs, `over ${keyset.table}.${keyset.key}`);
       const rows = sumOf(states, 'rows');
       await planner.finish(rows);
@@ -158,10 +158,6 @@ async function partitionedUpdate(options: PartitionedRunOptions): Promise<Partit
 async function withPlanner<T>(options: PartitionedRunOptions, database: Database, work: (planner: PartitionPlanner) => Promise<T>): Promise<T> {
   const planner = await PartitionPlanner.open(options.pipeline, { params: options.params, database, logger: options.logger, signal: options.signal });
   return work(planner);
-}
-
-function sliceOf(range: KeyRange): KeySlice {
-  return { ...(range.after == null ? {} : { after: String(range.after) }), ...(range.through == null ? {} : { through: String(range.through) }) };
 }
 
 function sumOf(states: readonly PartitionState[], field: 'rows' | 'bytes'): number {
@@ -201,7 +197,7 @@ async function awaitPartitions(options: PartitionedRunOptions, ids: readonly str
   for (;;) {
     options.signal.throwIfAborted();
     const states = await options.queue.partitionStates(ids);
-    options.onProgress?.({ rows: states.reduce((sum, s) => sum + (s.rows ?? 0), 0), bytes: states.reduce((sum, s) => sum + (s.bytes ?? 0), 0) });
+    options.onProgress?.({ rows: sumOf(states, 'rows'), bytes: sumOf(states, 'bytes') });
     const failed = states.find((s) => s.state === 'failed' || s.state === 'cancelled');
     if (failed) {
       throw new SluiceError('PARTITION_FAILED', `Partition ${failed.index + 1} of ${ids.length} ${failed.state} after ${failed.attempts} attempt(s) (job ${failed.job}); the run stopped (an export assembles nothing; an update keeps what its partitions committed). See the worker's log, then submit the run again.`);
@@ -225,5 +221,5 @@ async function assemble(jobs: readonly PartitionJob[], states: readonly Partitio
     for (const job of jobs) yield* createReadStream(job.out!);
   }
   await pipe([Readable.from(joined()), ...output.open()], { signal: options.signal });
-  return states.reduce((sum, s) => sum + (s.bytes ?? 0), 0);
+  return sumOf(states, 'bytes');
 }

@@ -3,7 +3,7 @@ import type { ParamSpecs } from '../core/params.ts';
 import { didYouMean } from '../core/suggest.ts';
 import type { ColumnType, KeySlice, SliceReader, SourceSpec, StageContext } from '../core/types.ts';
 import { openParallelExport } from '../db/parallel-export.ts';
-import { planKeyRanges } from '../db/key-ranges.ts';
+import { planKeyRanges, sliceOfRange } from '../db/key-ranges.ts';
 import { type Filter, type SelectSpec, type SliceRange, buildCopy, buildCount, buildRangeEnd, buildSelect, rangeSource } from '../db/select.ts';
 
 export interface SqlSelectConfig<P extends ParamSpecs = ParamSpecs> extends SelectSpec {
@@ -50,7 +50,7 @@ function sliceReader(config: SqlSelectConfig): SliceReader | undefined {
     async plan(ctx, parts) {
       const db = await ctx.database();
       const { ranges } = await planKeyRanges((q) => db.query(q), db.dialect, rangeSource(db.dialect, config, ctx.params), parts);
-      return ranges.map(({ after, through }) => ({ ...(after == null ? {} : { after: String(after) }), ...(through == null ? {} : { through: String(through) }) }));
+      return ranges.map(sliceOfRange);
     },
     async openEncoded(ctx, encoding, slice) {
       const db = await ctx.database();
