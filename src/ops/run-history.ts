@@ -102,6 +102,13 @@ function record(row: Row, now: number): RunRecord {
  * The `sluice_runs` table of one database: every run of the CLI, the server and the scheduler,
  * the audit trail of who exported what with which parameters. Created on first use.
  */
+const PART = ' part';
+
+/** The job a partition's run is recorded under: `<run id> part <i>/<n>`, i from 1 (see `partitionsOf`). */
+export function partitionJobName(runId: string, index: number, of: number): string {
+  return `${runId}${PART} ${index + 1}/${of}`;
+}
+
 export class RunHistory {
   readonly #db: Database;
   readonly #sql: ReturnType<typeof sqlFor>;
@@ -163,14 +170,11 @@ export class RunHistory {
     return row && record(row, now);
   }
 
-  /**
-   * The partitions of a partitioned run (`sluice submit --partitions`), in order: each is a run of
-   * its own whose job is `<run id> part <i>/<n>`.
-   */
+  /** The partitions of a partitioned run (`sluice submit --partitions`), in order: each is a run of its own (see `partitionJobName`). */
   async partitionsOf(id: string, now = Date.now()): Promise<RunRecord[]> {
-    const rows = await this.#db.query(this.#bind(`SELECT ${COLUMNS} FROM sluice_runs WHERE job LIKE ? ESCAPE '\\' ORDER BY started_at, id`, [`${id.replace(/[\\%_]/g, '\\$&')} part %`]));
+    const rows = await this.#db.query(this.#bind(`SELECT ${COLUMNS} FROM sluice_runs WHERE job LIKE ? ESCAPE '\\' ORDER BY started_at, id`, [`${id.replace(/[\\%_]/g, '\\$&')}${PART} %`]));
     const records = rows.map((row) => record(row, now));
-    const index = (run: RunRecord) => Number(/ part (\d+)\//.exec(run.job ?? '')?.[1] ?? 0);
+    const index = (run: RunRecord) => Number(new RegExp(`${PART} (\\d+)/`).exec(run.job ?? '')?.[1] ?? 0);
     return records.sort((a, b) => index(a) - index(b) || a.startedAt.localeCompare(b.startedAt));
   }
 

@@ -1,4 +1,4 @@
-import type { Database } from '../core/database.ts';
+import type { Database, HeldLock } from '../core/database.ts';
 import type { Pipeline } from '../core/define.ts';
 import { SluiceError, toSluiceError } from '../core/errors.ts';
 import { type Logger, silentLogger } from '../core/logger.ts';
@@ -43,6 +43,19 @@ function lockedError(name: string): SluiceError {
 }
 
 /**
+ * The run's lock when it asks for one, held; when another run holds it, the run is recorded as
+ * skipped and fails with LOCKED (exit 75).
+ */
+async function lockOrSkip(database: Database, lock: TrackOptions['lock'], history: HistoryRecorder | undefined, start: RunStart): Promise<HeldLock | undefined> {
+  if (!lock) return undefined;
+  const held = await acquireRunLock(database, lock.name, { owner: start.id, leaseMs: lock.leaseMs });
+  if (held) return held;
+  await history?.start({ ...start, status: 'skipped', errorMessage: `the lock "${lock.name}" was held by another run` });
+  history?.settle();
+  throw lockedError(lock.name);
+}
+
+/**
  * A run as the front ends make it: recorded in the run history (start, heartbeats with its
  * progress, end), optionally under a lock that keeps two runs of one job from overlapping, and
  * listed among the process's live runs. History never fails the run (see HistoryRecorder).
@@ -65,12 +78,7 @@ export async function trackedRun<P extends ParamSpecs>(pipeline: Pipeline<P>, op
     heartbeatMs: beatEvery,
     output: options.output?.description,
   };
-  const lock = track.lock && (await acquireRunLock(options.database, track.lock.name, { owner: id, leaseMs: track.lock.leaseMs }));
-  if (track.lock && !lock) {
-    await history?.start({ ...start, status: 'skipped', errorMessage: `the lock "${track.lock.name}" was held by another run` });
-    history?.settle();
-    throw lockedError(track.lock.name);
-  }
+  const lock = await lockOrSkip(options.database, track.lock, history, start);
   const stop = new AbortController();
   const signal = AbortSignal.any([stop.signal, ...(options.signal ? [options.signal] : []), ...(lock ? [lock.lost] : [])]);
   let latest: RunProgress | undefined;
@@ -111,15 +119,17 @@ export type WorkStart = Omit<RunStart, 'host' | 'heartbeatMs' | 'status' | 'erro
 export async function recordedWork<T extends { readonly rows: number; readonly bytes: number }>(
   database: Database,
   start: WorkStart,
-  options: { readonly logger: Logger; readonly history?: boolean; readonly progress: () => { rows: number; bytes: number } },
-  work: () => Promise<T>,
+  options: { readonly logger: Logger; readonly history?: boolean; readonly lock?: TrackOptions['lock']; readonly progress: () => { rows: number; bytes: number } },
+  work: (lost: AbortSignal | undefined) => Promise<T>,
 ): Promise<T> {
   const history = options.history === false ? undefined : new HistoryRecorder(database, options.logger);
   const beatEvery = heartbeatMs();
-  await history?.start({ ...start, host: HOST, heartbeatMs: beatEvery });
+  const started = { ...start, host: HOST, heartbeatMs: beatEvery };
+  const lock = await lockOrSkip(database, options.lock, history, started);
+  await history?.start(started);
   const beat = setInterval(() => void history?.heartbeat(start.id, options.progress()), beatEvery).unref();
   try {
-    const result = await work();
+    const result = await work(lock?.lost);
     await history?.finish(start.id, { status: 'succeeded', rows: result.rows, bytes: result.bytes });
     history?.settle();
     return result;
@@ -131,6 +141,7 @@ export async function recordedWork<T extends { readonly rows: number; readonly b
     throw failure;
   } finally {
     clearInterval(beat);
+    await lock?.release();
   }
 }
 

@@ -14,7 +14,7 @@ import type { SluiceMetrics } from '../metrics/prometheus.ts';
 import type { LiveRuns } from '../ops/live-runs.ts';
 import { newRunId } from '../ops/run-id.ts';
 import type { DrainResult, Drainable } from '../ops/shutdown.ts';
-import { acquireRunLock } from '../ops/run-lock.ts';
+import { partitionJobName } from '../ops/run-history.ts';
 import { recordedWork, trackedRun } from '../ops/tracked-run.ts';
 import { checkOutputPath, outputForPath } from '../sinks/file-output.ts';
 import { openDatabase } from '../db/open.ts';
@@ -173,36 +173,30 @@ export class QueueWorker implements Drainable {
     const { pipeline, params, out, runId, log, signal } = run;
     const data = job.data;
     const attempt = job.retryCount + 1;
-    const database = this.#database(data.db, false);
-    const lock = data.lock === undefined ? undefined : await acquireRunLock(database, data.lock, { owner: runId });
-    if (data.lock !== undefined && !lock) throw new SluiceError('LOCKED', `Another run holds the lock "${data.lock}"; this one did not start.`);
-    try {
-      const url = resolveDatabaseUrl(data.db, this.#options.defaultDatabase);
-      const jobs = { retries: job.retryLimit, expireSeconds: data.partitionExpireSeconds ?? job.expireInSeconds };
-      let progress = { rows: 0, bytes: 0 };
-      const start = { id: runId, pipeline: pipeline.name, params: { ...params }, trigger: 'worker' as const, job: data.job ?? `queue:${job.id}`, attempt, who: data.submittedBy, output: out };
-      const done = await recordedWork(database, start, { logger: log, history: this.#options.history, progress: () => progress }, () =>
-        runPartitioned({
-          queue: this.#options.queue,
-          pipeline,
-          submitted: data,
-          params,
-          url,
-          databaseOptions: this.#options.databaseOptions,
-          out,
-          runId,
-          job: { id: job.id, attempt },
-          jobs,
-          signal: lock ? AbortSignal.any([signal, lock.lost]) : signal,
-          logger: log,
-          onProgress: (p) => (progress = p),
-        }),
-      );
-      log.info({ partitions: done.partitions.length }, `job ${job.id}: ${done.rows.toLocaleString('en-US')} rows in ${done.partitions.length} partitions${out ? ` -> ${out}` : ''}`);
-      return { runId, status: 'succeeded', rows: done.rows, bytes: done.bytes, ...(out ? { output: out } : {}), partitions: done.partitions };
-    } finally {
-      await lock?.release();
-    }
+    const url = resolveDatabaseUrl(data.db, this.#options.defaultDatabase);
+    const jobs = { retries: job.retryLimit, expireSeconds: data.partitionExpireSeconds ?? job.expireInSeconds };
+    let progress = { rows: 0, bytes: 0 };
+    const start = { id: runId, pipeline: pipeline.name, params: { ...params }, trigger: 'worker' as const, job: data.job ?? `queue:${job.id}`, attempt, who: data.submittedBy, output: out };
+    const lock = data.lock === undefined ? undefined : { name: data.lock };
+    const done = await recordedWork(this.#database(data.db, false), start, { logger: log, history: this.#options.history, lock, progress: () => progress }, (lost) =>
+      runPartitioned({
+        queue: this.#options.queue,
+        pipeline,
+        submitted: data,
+        params,
+        url,
+        databaseOptions: this.#options.databaseOptions,
+        out,
+        runId,
+        job: { id: job.id, attempt },
+        jobs,
+        signal: lost ? AbortSignal.any([signal, lost]) : signal,
+        logger: log,
+        onProgress: (p) => (progress = p),
+      }),
+    );
+    log.info({ partitions: done.partitions.length }, `job ${job.id}: ${done.rows.toLocaleString('en-US')} rows in ${done.partitions.length} partitions${out ? ` -> ${out}` : ''}`);
+    return { runId, status: 'succeeded', rows: done.rows, bytes: done.bytes, ...(out ? { output: out } : {}), partitions: done.partitions };
   }
 
   /** One partition of a partitioned run: its slice, in the run's snapshot, into its part file. */
@@ -219,7 +213,7 @@ export class QueueWorker implements Drainable {
       const summary = await trackedRun(
         pipeline,
         { params, database, output: data.out ? outputForPath(data.out) : undefined, partition, signal: AbortSignal.any([stop, expiry.signal]), logger: log },
-        { trigger: 'worker', who: data.submittedBy, job: `${data.runId} part ${data.index + 1}/${data.of}`, attempt, history: this.#options.history, live: this.#options.live },
+        { trigger: 'worker', who: data.submittedBy, job: partitionJobName(data.runId, data.index, data.of), attempt, history: this.#options.history, live: this.#options.live },
       );
       log.info(`partition ${data.index + 1}/${data.of} of run ${data.runId}: ${summary.rows.toLocaleString('en-US')} rows`);
       return { runId: data.runId, rows: summary.rows, bytes: summary.bytesWritten };
