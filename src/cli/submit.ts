@@ -3,7 +3,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Pipeline } from '../core/define.ts';
 import { SluiceError } from '../core/errors.ts';
 import { notPartitionable } from '../core/run.ts';
-import { checkSnapshotDatabase } from '../queue/partitioned-run.ts';
+import { checkSnapshotDatabase } from '../queue/partition-job.ts';
 import type { ParamSpecs, ParamValues } from '../core/params.ts';
 import { osUser } from '../ops/run-id.ts';
 import type { QueueJob, QueuedRun, QueuedRunResult, RunQueue } from '../queue/run-queue.ts';

@@ -1,5 +1,7 @@
+import { SluiceError } from '../core/errors.ts';
 import type { ParamValue } from '../core/params.ts';
 import type { KeySlice } from '../core/types.ts';
+import { parseDatabaseUrl, redactUrl } from '../db/url.ts';
 
 /** One partition of a partitioned run, as a job on the partition queue. */
 export interface PartitionJob {
@@ -38,4 +40,10 @@ export interface PartitionState {
   readonly attempts: number;
   readonly rows?: number;
   readonly bytes?: number;
+}
+
+/** Only PostgreSQL gives several processes one snapshot (and writers their own connections). */
+export function checkSnapshotDatabase(url: string): void {
+  if (parseDatabaseUrl(url).dialect === 'postgres') return;
+  throw new SluiceError('USAGE', `A partitioned run reads one PostgreSQL snapshot from several workers; ${redactUrl(url)} is not PostgreSQL: run it without partitions.`);
 }

@@ -16,9 +16,8 @@ import { openDatabase } from '../db/open.ts';
 import { ExportedSnapshot } from '../db/parallel-postgres.ts';
 import type { PostgresDatabase } from '../db/postgres.ts';
 import type { PostgresOptions } from '../db/postgres-options.ts';
-import { parseDatabaseUrl, redactUrl } from '../db/url.ts';
 import { fileOutput, isGzipPath } from '../sinks/file-output.ts';
-import type { PartitionJob, PartitionState } from './partition-job.ts';
+import { type PartitionJob, type PartitionState, checkSnapshotDatabase } from './partition-job.ts';
 import type { QueuedRun, RunQueue, SubmitOptions } from './run-queue.ts';
 
 export interface PartitionedRunOptions {
@@ -67,12 +66,6 @@ async function removeEarlierParts(out: string, job: string, attempt: number): Pr
 function partName(out: string, index: number): string {
   const plain = isGzipPath(out) ? out.slice(0, -3) : out;
   return `part-${String(index + 1).padStart(4, '0')}${extname(plain)}`;
-}
-
-/** Only PostgreSQL gives several processes one snapshot (and writers their own connections). */
-export function checkSnapshotDatabase(url: string): void {
-  if (parseDatabaseUrl(url).dialect === 'postgres') return;
-  throw new SluiceError('USAGE', `A partitioned run reads one PostgreSQL snapshot from several workers; ${redactUrl(url)} is not PostgreSQL. Submit it without --partitions.`);
 }
 
 /**

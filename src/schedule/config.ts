@@ -10,6 +10,7 @@ import type { PipelineSet } from '../core/registry.ts';
 import { didYouMean } from '../core/suggest.ts';
 import { parseDatabaseUrl } from '../db/url.ts';
 import { DEFAULT_LEASE_SECONDS } from '../ops/run-lock.ts';
+import { checkSnapshotDatabase } from '../queue/partition-job.ts';
 import { unknownPlaceholders } from './placeholders.ts';
 
 /** One scheduled job, validated. */
@@ -129,7 +130,7 @@ function checkPartitions(check: JobCheck, raw: unknown, job: { via: string | und
   if (job.via !== 'queue') return check.fail('partitions', 'needs "via": "queue": the partitions are run by `sluice worker` processes.');
   const why = job.pipeline && notPartitionable(job.pipeline);
   if (why) return check.fail('partitions', `pipeline "${job.pipeline!.name}" cannot run in partitions: ${why}.`);
-  if (job.db !== undefined && parseDatabaseUrl(job.db).dialect !== 'postgres') return check.fail('partitions', 'need a PostgreSQL database: only it gives several workers one snapshot.');
+  if (job.db !== undefined && check.attempt('partitions', () => (checkSnapshotDatabase(job.db!), true)) === undefined) return undefined;
   return count;
 }
 

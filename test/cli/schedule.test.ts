@@ -76,6 +76,7 @@ describe('sluice schedule --check', () => {
         { name: 'd', cron: '0 5 * * *', pipeline: 'export-csv', via: 'cloud' },
         { name: 'e', cron: '0 6 * * *', pipeline: 'export-csv', partitions: 4 },
         { name: 'f', cron: '0 7 * * *', pipeline: 'export-xlsx', via: 'queue', partitions: 4, out: 'x.xlsx' },
+        { name: 'g', cron: '0 8 * * *', pipeline: 'export-csv', via: 'queue', partitions: 2, db: 'sqlite:t.db' },
       ],
     });
     const result = await sluice(['schedule', '--config', config, '--check'], { cwd: dir.path });
@@ -94,9 +95,10 @@ describe('sluice schedule --check', () => {
       'job "d": "via": must be "process" (the scheduler runs it) or "queue" (sluice worker processes run it).',
       'job "e": "partitions": needs "via": "queue": the partitions are run by `sluice worker` processes.',
       'job "f": "partitions": pipeline "export-xlsx" cannot run in partitions: its XLSX output cannot be continued (a run starts it from the beginning).',
+      'job "g": "partitions": A partitioned run reads one PostgreSQL snapshot from several workers; sqlite:t.db is not PostgreSQL: run it without partitions.',
       'job "c": "via": "queue" needs the job queue: "queue": "postgres://..." at the top of the file, or --queue-db / SLUICE_QUEUE_URL.',
     ]);
-    expect(result.stderr).toContain('has 13 errors');
+    expect(result.stderr).toContain('has 14 errors');
   });
 
   it('reads YAML too', async () => {
