@@ -111,23 +111,6 @@ export abstract class PooledClientReader extends Readable {
     this.#watchdog = undefined;
   }
 
-  /**
-   * Commits the read's transaction and ends the stream, so the client goes back to the pool
-   * clean; `settled` runs once the COMMIT is answered (a COPY's row count is known then).
-   */
-  protected async commitAndEnd(settled?: () => void): Promise<void> {
-    try {
-      await this.client!.query('COMMIT');
-      settled?.();
-      this.busy = false;
-      this.serverAnswered();
-      this.finished = true;
-      this.push(null);
-    } catch (error) {
-      this.destroy(translateDbError(error, this.options.label));
-    }
-  }
-
   override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
     this.serverAnswered();
     const client = this.client;

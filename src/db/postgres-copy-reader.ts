@@ -62,8 +62,17 @@ export class PostgresCopyReader extends PooledClientReader {
   }
 
   /** COMMIT completes after COPY's CommandComplete, which carries the row count. */
-  #complete(): Promise<void> {
-    return this.commitAndEnd(() => (this.rowCount = this.#copy!.rowCount));
+  async #complete(): Promise<void> {
+    try {
+      await this.client!.query('COMMIT');
+      this.rowCount = this.#copy!.rowCount;
+      this.busy = false;
+      this.serverAnswered();
+      this.finished = true;
+      this.push(null);
+    } catch (error) {
+      this.destroy(translateDbError(error, this.options.label));
+    }
   }
 
   /**

@@ -63,10 +63,13 @@ export class PostgresCursorReader extends PooledClientReader {
       this.busy = true;
       this.awaitServer();
       await new Promise<void>((resolve, reject) => this.#cursor!.close((error) => (error ? reject(error) : resolve())));
+      await this.client!.query('COMMIT');
+      this.busy = false;
+      this.serverAnswered();
+      this.finished = true;
+      this.push(null);
     } catch (error) {
       this.destroy(translateDbError(error, this.options.label));
-      return;
     }
-    await this.commitAndEnd();
   }
 }
