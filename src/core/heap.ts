@@ -29,16 +29,16 @@ const OLD_SPACES = new Set(['old_space', 'large_object_space', 'code_space']);
  * generation: its garbage goes in cheap scavenges, and counting it made an allocation-heavy run
  * (an import: a string per field) collect the whole heap twenty times a second.
  */
-function held(): number {
+export function heldBytes(): number {
   let old = 0;
   for (const space of getHeapSpaceStatistics()) if (OLD_SPACES.has(space.space_name)) old += space.space_used_size;
   return old + process.memoryUsage().external;
 }
 
 function check(collect: Collect): void {
-  if (held() - baseline < GROWTH_BYTES) return;
+  if (heldBytes() - baseline < GROWTH_BYTES) return;
   collect();
-  baseline = held();
+  baseline = heldBytes();
 }
 
 /** Trims the heap while the caller's run is active; returns the release. Concurrent runs share one timer. */
@@ -47,7 +47,7 @@ export function holdHeapTrim(): () => void {
   if (!gc) return () => undefined;
   const collect: Collect = () => void gc();
   if (holders++ === 0) {
-    baseline = held();
+    baseline = heldBytes();
     timer = setInterval(() => check(collect), CHECK_MS).unref();
   }
   let released = false;

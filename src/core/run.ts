@@ -208,7 +208,10 @@ class Run {
     const { columns, fns } = this.transforms(ctx);
     if (sink.type === 'encoder' && fns.length === 0) {
       const encoded = await this.encodedAtSource(ctx, sink, columns);
-      if (encoded) return [encoded, encodedMeter(encoded, sink.sqlEncoding!(ctx, columns), this.metrics), ...this.outputs(sink)];
+      if (encoded) {
+        const assembled = sink.assemble ? [sink.assemble(ctx, columns)] : [];
+        return [encoded, encodedMeter(encoded, sink.sqlEncoding!(ctx, columns), this.metrics), ...assembled, ...this.outputs(sink)];
+      }
     }
     const head: Array<Readable | Writable> = [await source.open(ctx), meter((rows) => this.metrics.recordBatch(0, rows))];
     if (fns.length > 0) head.push(transformChain(fns, this.metrics));

@@ -21,9 +21,9 @@ export interface SlicedExport {
   readonly empty?: () => SluiceError;
 }
 
-/** A slice's encoding: only the first slice of the file carries the preamble and header. */
+/** A slice's encoding: only the first slice of the file carries the preamble and header (an XLSX file is never sliced). */
 function sliceEncoding(encoding: SqlEncoding, first: boolean): SqlEncoding {
-  return first ? encoding : { ...encoding, header: false, preamble: '' };
+  return first || encoding.format === 'xlsx-sheet' ? encoding : { ...encoding, header: false, preamble: '' };
 }
 
 /**

@@ -48,11 +48,15 @@ export function allClosed(streams: ReadonlyArray<Readable | Writable>, timeoutMs
 }
 
 /**
- * Adds the preamble (BOM) and counts rows by line ends as bytes pass, for progress; the
- * database's exact count replaces the estimate at the end (a CSV value may hold a line break).
+ * Adds the preamble (BOM) and counts rows by line ends (a sheet's by row ends) as bytes pass,
+ * for progress; the database's exact count replaces the estimate at the end (a CSV value may
+ * hold a line break, a sheet's row end may straddle two chunks).
  */
 export function encodedMeter(encoded: EncodedStream, encoding: SqlEncoding, metrics: RunMetrics): Transform {
-  let lines = encoding.header ? -1 : 0;
+  const text = encoding.format === 'xlsx-sheet' ? undefined : encoding;
+  const rowEnd = text ? 10 : '</row>';
+  const preamble = text?.preamble ?? '';
+  let lines = text?.header ? -1 : 0;
   let counted = 0;
   let started = false;
   const record = (rows: number) => {
@@ -61,14 +65,14 @@ export function encodedMeter(encoded: EncodedStream, encoding: SqlEncoding, metr
   };
   return new Transform({
     transform(chunk: Buffer, _encoding, callback) {
-      if (!started && encoding.preamble) this.push(encoding.preamble);
+      if (!started && preamble) this.push(preamble);
       started = true;
-      for (let at = chunk.indexOf(10); at !== -1; at = chunk.indexOf(10, at + 1)) lines++;
+      for (let at = chunk.indexOf(rowEnd); at !== -1; at = chunk.indexOf(rowEnd, at + 1)) lines++;
       record(Math.max(lines, 0) - counted);
       callback(null, chunk);
     },
     flush(callback) {
-      if (!started && encoding.preamble) this.push(encoding.preamble);
+      if (!started && preamble) this.push(preamble);
       record((encoded.rowCount ?? counted) - counted);
       callback();
     },

@@ -8,7 +8,7 @@ import type { Input } from './input.ts';
 import type { Rejection } from './rejects.ts';
 import type { Batch, Columns, EncodedStream, SqlEncoding } from './values.ts';
 
-export type { Batch, Column, Columns, ColumnType, EncodedStream, Row, SqlEncoding, Value } from './values.ts';
+export type { Batch, Column, Columns, ColumnType, EncodedStream, Row, SheetEncoding, SqlEncoding, TextEncoding, Value } from './values.ts';
 
 /**
  * What every component sees while a run builds its stages. `params` are the run's validated
@@ -160,6 +160,11 @@ export interface EncoderSinkSpec<P extends ParamSpecs = ParamSpecs> extends Comp
   readonly sliceable?: boolean;
   /** The same output as `open` would write, for a database to produce (see SqlEncoding). */
   sqlEncoding?(ctx: StageContext<P>, columns: Columns): SqlEncoding;
+  /**
+   * When the source's bytes (sqlEncoding) are not yet the file's, as an XLSX sheet's rows are
+   * not the workbook: the stream that makes them the file.
+   */
+  assemble?(ctx: StageContext<P>, columns: Columns): Transform;
 }
 
 /** A sink that consumes batches itself, e.g. writing them to a database. */

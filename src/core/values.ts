@@ -21,10 +21,10 @@ export type Row = Value[];
 export type Batch = Row[];
 
 /**
- * An encoder's output described so that the database can write it itself (PostgreSQL's COPY),
- * which sluice uses when no transform sits between source and sink.
+ * An encoder's output described so that the source can write it itself (PostgreSQL's COPY, a
+ * SQLite reader's worker thread), which sluice uses when no transform sits between source and sink.
  */
-export interface SqlEncoding {
+export interface TextEncoding {
   readonly format: 'csv' | 'text';
   readonly header: boolean;
   /** Text cells get the spreadsheet formula escape. */
@@ -32,6 +32,25 @@ export interface SqlEncoding {
   /** Bytes written before the database's own (a BOM). */
   readonly preamble: string;
 }
+
+/**
+ * The rows of an XLSX workbook's sheets (src/format/xlsx-sheet-data.ts), which only a SQLite
+ * reader's worker thread writes; the sink wraps them in the workbook.
+ */
+export interface SheetEncoding {
+  readonly format: 'xlsx-sheet';
+  /** Rows per sheet, header included. */
+  readonly maxRowsPerSheet: number;
+  /** The style ids of the workbook the sink writes. */
+  readonly styles: { readonly header: number; readonly date: number };
+  /**
+   * Data rows before the first one read: 0 for a whole export; a later part of a parallel
+   * export leaves it out and is told once the parts before it are counted.
+   */
+  readonly firstRow?: number;
+}
+
+export type SqlEncoding = TextEncoding | SheetEncoding;
 
 /** Bytes encoded at the source (PostgreSQL's COPY, a SQLite reader's worker); `rowCount` is known once the stream has ended. */
 export interface EncodedStream extends Readable {

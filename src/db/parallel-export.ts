@@ -24,7 +24,10 @@ export interface PartsRequest {
  */
 export function openEncodedParts(db: Database, spec: SelectSpec, params: ParamValues, encoding: SqlEncoding, request: PartsRequest): Promise<EncodedParts> {
   if (request.parallel < 2) return Promise.resolve({ readers: 1, reason: 'one reader was asked for' });
-  if (db instanceof PostgresDatabase) return postgresParts(db, spec, params, encoding, request.parallel);
+  if (db instanceof PostgresDatabase) {
+    if (encoding.format === 'xlsx-sheet') return Promise.resolve({ readers: 1, reason: 'PostgreSQL cannot write XLSX rows (COPY writes CSV and text): sluice encodes them, on one reader' });
+    return postgresParts(db, spec, params, encoding, request.parallel);
+  }
   if (db instanceof SqliteDatabase) return sqliteParts(db, spec, params, encoding, request.parallel, request.batchSize);
   return Promise.resolve({ readers: 1, reason: `${db.label} has no parallel reader` });
 }

@@ -17,17 +17,21 @@ export function destroyParts(parts: readonly EncodedStream[], error?: Error): Pr
   return Promise.all(closed).then(() => undefined);
 }
 
-/** Resolves when `part` emits `event`, rejects if it fails or closes first. */
-export function partEvent(part: EncodedStream, event: string): Promise<void> {
+/** Resolves with the event's value when `part` emits `event`, rejects if it fails or closes first. */
+export function partEvent<T = void>(part: EncodedStream, event: string): Promise<T> {
   return new Promise((resolve, reject) => {
+    let value: T;
     const done = (error?: Error) => {
       part.removeListener(event, onEvent);
       part.removeListener('error', done);
       part.removeListener('close', onClose);
       if (error) reject(error);
-      else resolve();
+      else resolve(value);
     };
-    const onEvent = () => done();
+    const onEvent = (emitted: T) => {
+      value = emitted;
+      done();
+    };
     const onClose = () => done(part.errored ?? new Error(`A part of the export closed before it ${event}.`));
     part.once(event, onEvent);
     part.once('error', done);

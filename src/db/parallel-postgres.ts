@@ -1,7 +1,7 @@
 import type pg from 'pg';
 import type { SqlQuery } from '../core/database.ts';
 import type { ParamValues } from '../core/params.ts';
-import type { Row, SqlEncoding } from '../core/types.ts';
+import type { Row, TextEncoding } from '../core/types.ts';
 import { translateDbError } from './errors.ts';
 import { planKeyRanges } from './key-ranges.ts';
 import { type EncodedParts, destroyParts, partEvent } from './parallel-parts.ts';
@@ -70,7 +70,7 @@ function poolSize(pool: pg.Pool): number {
  * One COPY per key range, each on a pooled connection of its own, all in one snapshot. The
  * plan runs in the coordinator's transaction, so even a limit cuts the same rows the readers see.
  */
-export async function postgresParts(db: PostgresDatabase, spec: SelectSpec, params: ParamValues, encoding: SqlEncoding, wanted: number): Promise<EncodedParts> {
+export async function postgresParts(db: PostgresDatabase, spec: SelectSpec, params: ParamValues, encoding: TextEncoding, wanted: number): Promise<EncodedParts> {
   const size = poolSize(db.pool);
   const readers = Math.min(wanted, size - 1);
   if (readers < 2) return { readers: 1, reason: `the connection pool (${size}) leaves no room for a second reader beside the coordinator` };

@@ -2,6 +2,7 @@ import BetterSqlite3 from 'better-sqlite3';
 import { SluiceError } from '../core/errors.ts';
 import type { ParamValues } from '../core/params.ts';
 import type { SqlEncoding } from '../core/types.ts';
+import type { SqlQuery } from '../core/database.ts';
 import { planKeyRanges } from './key-ranges.ts';
 import { type EncodedParts, destroyParts, partEvent } from './parallel-parts.ts';
 import { type SelectSpec, buildSelect, rangeSource } from './select.ts';
@@ -49,6 +50,41 @@ async function underWriteLock(path: string, during: () => Promise<void>): Promis
   return undefined;
 }
 
+/** Only the first part writes the header; a sheet's later parts learn their first row once the parts before them are counted. */
+function partEncoding(encoding: SqlEncoding, i: number): SqlEncoding {
+  if (encoding.format === 'xlsx-sheet') return i === 0 ? encoding : { ...encoding, firstRow: undefined };
+  return i === 0 ? encoding : { ...encoding, header: false };
+}
+
+/** The whole export's first batch (a parallel export has no row limit of its own: sqliteParts refuses one). */
+function firstBatch(spec: SelectSpec, params: ParamValues, batchSize: number): SqlQuery {
+  const query = buildSelect('sqlite', spec, params);
+  return { text: `${query.text} LIMIT ${batchSize}`, values: query.values };
+}
+
+/**
+ * A sheet's rows are numbered, and split into sheets, by their place in the whole export: each
+ * part but the last counts its range in the snapshot, and each later part starts after the
+ * ones before it.
+ */
+function sheetPlacer(parts: readonly SqliteEncodedReader[]): () => Promise<void> {
+  // Listening before the parts begin: a count can arrive in the same turn as the 'begun' before it.
+  const counted = Promise.all(parts.slice(0, -1).map((part) => partEvent<number>(part, 'counted')));
+  counted.catch(() => undefined); // a part's failure is the run's, reported where the counts are awaited
+  return async () => {
+    const counts = await within(counted, OPEN_WAIT_MS, `The SQLite reader threads did not count their rows within ${OPEN_WAIT_MS / 1000} s.`);
+    placeAfter(parts, counts);
+  };
+}
+
+function placeAfter(parts: readonly SqliteEncodedReader[], counts: readonly number[]): void {
+  let before = 0;
+  for (const [i, part] of parts.entries()) {
+    if (i > 0) part.startAfter(before);
+    before += counts[i] ?? 0;
+  }
+}
+
 /**
  * One worker thread per key range, each reading and encoding its range on its own connection.
  * Only WAL gives concurrent readers and a writer one consistent picture; in rollback-journal
@@ -70,9 +106,11 @@ export async function sqliteParts(db: SqliteDatabase, spec: SelectSpec, params: 
       label: db.label,
       query: buildSelect('sqlite', spec, params, { range }),
       columns: spec.columns,
-      encoding: i === 0 ? encoding : { ...encoding, header: false },
+      encoding: partEncoding(encoding, i),
       batchSize,
       snapshot: true,
+      count: encoding.format === 'xlsx-sheet' && i < plan.ranges.length - 1,
+      ...(encoding.format === 'xlsx-sheet' && i === 0 ? { sample: firstBatch(spec, params, batchSize) } : {}),
     });
     // Errors are the assembly's to report (it checks `errored` as it starts); none may go unheard before.
     part.on('error', () => undefined);
@@ -80,11 +118,13 @@ export async function sqliteParts(db: SqliteDatabase, spec: SelectSpec, params: 
   });
   try {
     await within(Promise.all(parts.map((part) => partEvent(part, 'opened'))), OPEN_WAIT_MS, `The SQLite reader threads did not open ${db.label} within ${OPEN_WAIT_MS / 1000} s.`);
+    const placeSheets = encoding.format === 'xlsx-sheet' ? sheetPlacer(parts) : undefined;
     const refused = await underWriteLock(db.path, async () => {
       const begun = parts.map((part) => partEvent(part, 'begun'));
       for (const part of parts) part.beginSnapshot();
       await within(Promise.all(begun), BEGIN_WAIT_MS, `The SQLite reader threads did not begin their reads within ${BEGIN_WAIT_MS / 1000} s.`);
     });
+    if (!refused) await placeSheets?.();
     if (refused) {
       await destroyParts(parts);
       return { readers: 1, reason: refused };

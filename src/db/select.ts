@@ -1,4 +1,4 @@
-import type { Column, ColumnType, Columns, SqlEncoding, Value } from '../core/types.ts';
+import type { Column, ColumnType, Columns, TextEncoding, Value } from '../core/types.ts';
 import type { ParamValues } from '../core/params.ts';
 import { type CopyQuery, type Dialect, type SqlQuery, placeholder, quoteIdent } from '../core/database.ts';
 import { type KeyRange, type RangeSource, rangeCondition } from './key-ranges.ts';
@@ -195,7 +195,7 @@ function formulaEscaped(column: string): string {
  * producing the bytes of sluice's own CSV, TSV and TXT encoders (tests hold the two paths
  * byte-identical).
  */
-export function buildCopy(spec: SelectSpec, params: ParamValues, encoding: SqlEncoding, restrict?: Restriction): CopyQuery {
+export function buildCopy(spec: SelectSpec, params: ParamValues, encoding: TextEncoding, restrict?: Restriction): CopyQuery {
   const where = whereFor('postgres', spec, params, (n) => `current_setting('sluice.p${n}')`, restrict);
   const escape = encoding.escapeFormulas;
   const list = spec.columns.map((c) => (escape && c.type === 'text' ? formulaEscaped(c.name) : selectExpression('postgres', c))).join(', ');

@@ -107,7 +107,15 @@ export class SqliteEncodedReader extends Readable {
       case 'begun':
         // The snapshot handshake of a parallel export's part (see EncoderJob.snapshot).
         this.emit(message.type);
+        return;
+      case 'counted':
+        this.emit('counted', message.rows);
     }
+  }
+
+  /** A later part of a parallel XLSX export: its rows start after `rows` data rows (see EncoderJob.count). */
+  startAfter(rows: number): void {
+    this.#send({ type: 'offset', rows });
   }
 
   /** A part of a parallel export: begin the read transaction now (answered by 'begun'). */

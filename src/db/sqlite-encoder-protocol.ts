@@ -16,6 +16,16 @@ export interface EncoderJob {
    * coordinator holds the write lock so that every part reads the same commit.
    */
   readonly snapshot?: boolean;
+  /**
+   * A part of a parallel XLSX export, but the last: once begun, count the rows and say so
+   * ('counted'), so that the parts after it learn where their rows start.
+   */
+  readonly count?: boolean;
+  /**
+   * The first part of a parallel XLSX export: the export's first batch, whose values size the
+   * columns (as they do when one reader reads it all), read in the part's snapshot.
+   */
+  readonly sample?: SqlQuery;
   /** Stay for another job once this one ends (a sliced export's next slice), the connection closed meanwhile. */
   readonly more?: boolean;
 }
@@ -29,6 +39,8 @@ export type ToEncoder =
   | { readonly type: 'stop' }
   /** A parallel part: begin the read transaction now (the coordinator holds the write lock). */
   | { readonly type: 'begin' }
+  /** A later part of a sheet: the data rows before its first (SheetEncoding.firstRow). */
+  | { readonly type: 'offset'; readonly rows: number }
   /** The next job, for a thread that stayed after its last (`more`). */
   | { readonly type: 'job'; readonly job: EncoderJob };
 
@@ -37,4 +49,5 @@ export type FromEncoder =
   | { readonly type: 'chunk'; readonly bytes: ArrayBuffer; readonly length: number; readonly rows: number }
   | { readonly type: 'end'; readonly rowCount: number }
   | { readonly type: 'opened' | 'begun' }
+  | { readonly type: 'counted'; readonly rows: number }
   | { readonly type: 'error'; readonly code: ErrorCode; readonly message: string };

@@ -1,18 +1,22 @@
 /**
- * A worker thread that reads a SQLite query and encodes it (CSV, TSV, TXT) with sluice's own
- * encoders, sending the bytes to the thread that started it. better-sqlite3 is synchronous:
+ * A worker thread that reads a SQLite query and encodes it (CSV, TSV, TXT, an XLSX sheet's rows)
+ * with sluice's own encoders, sending the bytes to the thread that started it. better-sqlite3 is synchronous:
  * on the main thread a full export leaves timers and other requests (an HTTP server's
  * /healthz) waiting behind every batch; here it runs beside them. See sqlite-encoded-reader.ts.
  */
 import { setPriority } from 'node:os';
-import { getHeapStatistics } from 'node:v8';
 import { parentPort, workerData } from 'node:worker_threads';
 import type BetterSqlite3 from 'better-sqlite3';
 import { toSluiceError } from '../core/errors.ts';
+import { heldBytes } from '../core/heap.ts';
 import type { Row } from '../core/types.ts';
-import { type BatchEncoder, batchEncoder } from '../format/text-encoding.ts';
+import { batchEncoder } from '../format/text-encoding.ts';
+import { SheetDataEncoder, recordText } from '../format/xlsx-sheet-data.ts';
+import { columnWidths } from '../format/xlsx-sheets.ts';
 import { translateDbError } from './errors.ts';
 import { openReader } from './sqlite-connection.ts';
+import { exactIntegers } from './sqlite-integers.ts';
+import { TransferChunk } from './transfer-chunk.ts';
 import type { EncoderJob, FromEncoder, ToEncoder } from './sqlite-encoder-protocol.ts';
 
 let job = workerData as EncoderJob;
@@ -38,30 +42,29 @@ let connection: BetterSqlite3.Database | undefined;
 let rows: IterableIterator<unknown[]> | undefined;
 let credits = 0;
 let rowCount = 0;
-let encoder: BatchEncoder | undefined;
+/** Writes a batch into the chunk; only the text encoders' first batch has a header before it. */
+type Encode = (batch: Row[], chunk: TransferChunk) => void;
+let encode: Encode | undefined;
 let header = '';
+/** A sheet's data rows before this part's first, once known (see SheetEncoding.firstRow). */
+let firstRow: number | undefined;
 let finished = false;
 /** Between jobs: credits the last reader sent after its end are not for the next job. */
 let waiting = false;
 
 /**
- * This thread's heap, trimmed as the main thread's is (src/core/heap.ts): chunks of dead text
- * pile up in the old generation otherwise. `gc` exists when the process runs with --expose-gc
- * (the CLI does); without it V8 collects as usual.
+ * This thread's heap, trimmed as the main thread's is (src/core/heap.ts, which says what is
+ * counted and why): chunks of dead text pile up in the old generation otherwise. `gc` exists
+ * when the process runs with --expose-gc (the CLI does); without it V8 collects as usual.
  */
 const collect = (globalThis as { gc?: () => void }).gc;
 const TRIM_GROWTH_BYTES = 4 * 1024 * 1024;
-/** The heap and the Buffers' bytes it holds outside it (see src/core/heap.ts). */
-function held(): number {
-  const { used_heap_size, external_memory } = getHeapStatistics();
-  return used_heap_size + external_memory;
-}
-let heapBaseline = held();
+let heapBaseline = heldBytes();
 
 function trimHeap(): void {
-  if (!collect || held() - heapBaseline < TRIM_GROWTH_BYTES) return;
+  if (!collect || heldBytes() - heapBaseline < TRIM_GROWTH_BYTES) return;
   collect();
-  heapBaseline = held();
+  heapBaseline = heldBytes();
 }
 
 function send(message: FromEncoder, transfer: ArrayBuffer[] = []): void {
@@ -70,20 +73,6 @@ function send(message: FromEncoder, transfer: ArrayBuffer[] = []): void {
 
 /** Buffers the reader has handed back, to be written again. */
 const spare: ArrayBuffer[] = [];
-
-/**
- * Text as bytes, in a spare buffer when one is big enough, else in a new one (of its own: a
- * pooled Buffer's slab cannot be transferred). Reusing the same few buffers keeps memory flat:
- * a fresh buffer per chunk, freed later by the other thread, left tens of MB of this thread's
- * malloc arena behind.
- */
-function bytesOf(text: string): { bytes: ArrayBuffer; length: number } {
-  const length = Buffer.byteLength(text);
-  const at = spare.findIndex((buffer) => buffer.byteLength >= length);
-  const bytes = at >= 0 ? spare.splice(at, 1)[0]! : (Buffer.allocUnsafeSlow(Math.max(length, CHUNK_BYTES * 2)).buffer as ArrayBuffer);
-  Buffer.from(bytes).write(text);
-  return { bytes, length };
-}
 
 /** Closes the connection; the port closes on the next turn, after any message sent now. */
 function close(): void {
@@ -107,7 +96,8 @@ function idle(): void {
   }
   connection = undefined;
   rows = undefined;
-  encoder = undefined;
+  encode = undefined;
+  firstRow = undefined;
   credits = 0;
   rowCount = 0;
   header = '';
@@ -118,18 +108,42 @@ function start(): void {
   connection ??= openReader(job.path);
   const statement = connection.prepare(job.query.text).raw(true).safeIntegers(true);
   rows = statement.iterate(...job.query.values) as IterableIterator<unknown[]>;
-  encoder = batchEncoder(job.encoding, job.columns);
-  header = encoder.header;
+  encode = encoderFor(job);
+}
+
+function encoderFor(job: EncoderJob): Encode {
+  const { encoding, columns } = job;
+  if (encoding.format !== 'xlsx-sheet') {
+    const text = batchEncoder(encoding, columns);
+    header = text.header;
+    return (batch, chunk) => chunk.append(text.encode(batch));
+  }
+  // A later part (told its first row) leaves the widths to the first; the first sizes them by the export's first batch.
+  const later = encoding.firstRow === undefined;
+  const sample = job.sample;
+  if (sample) header = recordText({ widths: columnWidths(columns, connection!.prepare(sample.text).raw(true).safeIntegers(true).all(...sample.values) as Row[]) });
+  const sheet = new SheetDataEncoder(columns, encoding, firstRow ?? encoding.firstRow, later || sample !== undefined);
+  // Integers made numbers where a number holds them, as the main thread's reader does: the sheet's cells are the same either way.
+  return (batch, chunk) => {
+    for (const row of batch) exactIntegers(row);
+    sheet.encode(batch, chunk);
+  };
+}
+
+/** Reading waits for the snapshot (a parallel part) and, for a later part of a sheet, for the rows before it. */
+function ready(): boolean {
+  return begun && (job.encoding.format !== 'xlsx-sheet' || job.encoding.firstRow !== undefined || firstRow !== undefined);
 }
 
 /** Sends chunks while the reader has credit for them; the last one says how many rows there were. */
 function pump(): void {
-  const { encode } = encoder!;
+  const encodeBatch = encode!;
   while (credits > 0 && !finished) {
-    let text = header;
+    const chunk = new TransferChunk(spare, CHUNK_BYTES * 2);
+    if (header) chunk.append(header);
     header = '';
     let ended = false;
-    while (text.length < CHUNK_BYTES) {
+    while (chunk.length < CHUNK_BYTES) {
       const batch: Row[] = [];
       for (let i = 0; i < job.batchSize; i++) {
         const next = rows!.next();
@@ -141,11 +155,11 @@ function pump(): void {
         batch.push(next.value as Row);
       }
       rowCount += batch.length;
-      if (batch.length > 0) text += encode(batch);
+      if (batch.length > 0) encodeBatch(batch, chunk);
       if (ended) break;
     }
     credits--;
-    const { bytes, length } = bytesOf(text);
+    const { bytes, length } = chunk.take();
     send({ type: 'chunk', bytes, length, rows: rowCount }, [bytes]);
     trimHeap();
     if (ended) {
@@ -171,10 +185,18 @@ function beginSnapshot(): void {
   connection!.prepare('SELECT count(*) FROM sqlite_schema').get();
   begun = true;
   send({ type: 'begun' });
-  if (credits > 0) {
-    start();
-    pump();
+  if (job.count) {
+    const counted = connection!.prepare(`SELECT count(*) FROM (${job.query.text})`).pluck().get(...job.query.values);
+    send({ type: 'counted', rows: Number(counted) });
   }
+  resume();
+}
+
+/** Starts or goes on reading, once ready and given credit. */
+function resume(): void {
+  if (credits === 0 || !ready()) return;
+  if (!rows) start();
+  pump();
 }
 
 /** A part reads nothing before its snapshot is taken: credits wait for it. */
@@ -199,12 +221,14 @@ port.on('message', (message: ToEncoder) => {
   }
   try {
     if (message.type === 'begin') return beginSnapshot();
+    if (message.type === 'offset') {
+      firstRow = message.rows;
+      return resume();
+    }
     spare.push(...message.buffers);
     if (waiting) return;
     credits += message.credits;
-    if (!begun) return;
-    if (!rows) start();
-    pump();
+    resume();
   } catch (error) {
     fail(error);
   }

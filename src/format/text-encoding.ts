@@ -1,4 +1,4 @@
-import type { Batch, Columns, SqlEncoding } from '../core/types.ts';
+import type { Batch, Columns, TextEncoding } from '../core/types.ts';
 import { csvHeader, encodeCsvBatch } from './csv.ts';
 import { encodeTsvBatch, tsvHeader } from './tsv.ts';
 
@@ -9,11 +9,11 @@ export interface BatchEncoder {
 }
 
 /**
- * The JavaScript encoder for an output described as SqlEncoding: what COPY writes on
+ * The JavaScript encoder for an output described as TextEncoding: what COPY writes on
  * PostgreSQL, written by sluice's own encoders elsewhere (a SQLite reader's worker). `text` with
  * one column is the TXT format (one value per line).
  */
-export function batchEncoder(encoding: SqlEncoding, columns: Columns): BatchEncoder {
+export function batchEncoder(encoding: TextEncoding, columns: Columns): BatchEncoder {
   const options = { escapeFormulas: encoding.escapeFormulas };
   if (encoding.format === 'csv') return { header: encoding.header ? csvHeader(columns) : '', encode: (batch) => encodeCsvBatch(batch, columns, options) };
   return { header: encoding.header ? tsvHeader(columns) : '', encode: (batch) => encodeTsvBatch(batch, columns, options) };

@@ -7,6 +7,12 @@ export interface SheetStyles {
   readonly date: number;
 }
 
+/**
+ * The ids the sink's workbook registers its two styles under (it checks): a worker thread
+ * encodes rows before, and without, the workbook.
+ */
+export const SHEET_STYLES: SheetStyles = { header: 1, date: 2 };
+
 /** A cell whose text was altered to fit in a worksheet, for the run's warnings. */
 export interface CellIssue {
   /** 1-based row number within its sheet. */
@@ -56,13 +62,18 @@ export function headerRowXml(columns: Columns, styles: SheetStyles): string {
   return `${xml}</row>`;
 }
 
+/** Where rows' XML goes, a row at a time. */
+export interface TextSink {
+  append(text: string): void;
+}
+
 /**
  * UTF-8 bytes appended a row at a time. A batch's XML as one string would be a rope of
  * thousands of pieces that outlives several young-generation collections, so it would be
  * promoted and then collected as old garbage: per-row strings die young, and the bytes live
  * outside the JavaScript heap.
  */
-class Utf8Builder {
+export class Utf8Builder implements TextSink {
   #buffer: Buffer;
   #length = 0;
 
@@ -80,21 +91,32 @@ class Utf8Builder {
     this.#length += this.#buffer.write(text, this.#length);
   }
 
+  get length(): number {
+    return this.#length;
+  }
+
   bytes(): Buffer {
     return this.#buffer.subarray(0, this.#length);
   }
 }
 
-/**
- * `batch[start, end)` as worksheet rows numbered from `firstRow`. Every text value is an inline
- * string (`t="inlineStr"`), never a formula, whatever it starts with; NULL is an absent cell.
- */
+/** `batch[start, end)` as worksheet rows numbered from `firstRow` (see writeRowsXml). */
 export function rowsXml(batch: Batch, start: number, end: number, firstRow: number, columns: Columns, styles: SheetStyles): RowsXml {
+  const out = new Utf8Builder((end - start) * 64 * columns.length);
+  const issues = writeRowsXml(out, batch, start, end, firstRow, columns, styles);
+  return { xml: out.bytes(), issues };
+}
+
+/**
+ * Appends `batch[start, end)` to `out` as worksheet rows numbered from `firstRow`, and returns
+ * the cells it had to alter. Every text value is an inline string (`t="inlineStr"`), never a
+ * formula, whatever it starts with; NULL is an absent cell.
+ */
+export function writeRowsXml(out: TextSink, batch: Batch, start: number, end: number, firstRow: number, columns: Columns, styles: SheetStyles): CellIssue[] {
   const letters = columns.map((_, i) => columnLetters(i));
   const types = columns.map((c) => c.type);
   const width = columns.length;
   const issues: CellIssue[] = [];
-  const out = new Utf8Builder((end - start) * 64 * width);
   for (let r = start; r < end; r++) {
     const row = batch[r]!;
     const number = firstRow + r - start;
@@ -118,5 +140,5 @@ export function rowsXml(batch: Batch, start: number, end: number, firstRow: numb
     }
     out.append(`${xml}</row>`);
   }
-  return { xml: out.bytes(), issues };
+  return issues;
 }

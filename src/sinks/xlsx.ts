@@ -1,10 +1,10 @@
-import { Transform, Writable } from 'node:stream';
-import { SluiceError, toSluiceError } from '../core/errors.ts';
-import type { Batch, Columns, EncoderSinkSpec, StageContext } from '../core/types.ts';
-import { MAX_CELL_TEXT } from '../format/xlsx-cells.ts';
-import { type CellIssue, columnLetters, headerRowXml, rowsXml } from '../format/xlsx-sheet-xml.ts';
-import { EXCEL_MAX_ROWS, type SheetPosition, columnWidths, planRows, sheetName, validateSheetBaseName } from '../format/xlsx-sheets.ts';
-import type { StreamingSheet, StreamingWorkbook } from './xlsx-workbook.ts';
+import type { Transform } from 'node:stream';
+import { SluiceError } from '../core/errors.ts';
+import type { Batch, Columns, EncoderSinkSpec, SheetEncoding, StageContext } from '../core/types.ts';
+import { SheetDataEncoder, SheetDataParser, SheetPieces } from '../format/xlsx-sheet-data.ts';
+import { SHEET_STYLES } from '../format/xlsx-sheet-xml.ts';
+import { EXCEL_MAX_ROWS, planRows, sheetName, validateSheetBaseName } from '../format/xlsx-sheets.ts';
+import { type XlsxSettings, XlsxStream } from './xlsx-stream.ts';
 
 export interface XlsxSinkConfig {
   /** The first sheet's name; later sheets are `<name> (2)`, `<name> (3)`, ... Default `Sheet1`, as Excel's. */
@@ -15,136 +15,37 @@ export interface XlsxSinkConfig {
   readonly dateFormat?: string;
 }
 
-interface Settings {
-  readonly sheetName: string;
-  readonly maxRowsPerSheet: number;
-  readonly dateFormat: string;
-}
+/** Batches in, the workbook's bytes out: the rows are encoded here, on the main thread. */
+class XlsxEncoder extends XlsxStream {
+  readonly #rows: SheetDataEncoder;
 
-/** Individual truncations logged before they are only counted. */
-const LOGGED_ISSUES = 5;
-
-/**
- * Batches in, the bytes of an XLSX file out. Each batch's callback waits until the zip has taken
- * in the batch's rows and the readable side's consumer has caught up, so memory holds a batch or
- * two however many rows arrive.
- */
-class XlsxEncoder extends Transform {
-  readonly #ctx: StageContext;
-  readonly #columns: Columns;
-  readonly #settings: Settings;
-  #workbook: StreamingWorkbook | undefined;
-  #output: Writable | undefined;
-  #sheet: StreamingSheet | undefined;
-  #sheetIndex = -1;
-  #widths: number[] = [];
-  #position: SheetPosition = { sheet: 0, rows: 0 };
-  /** The zip's pending write, held while our readable side is full. */
-  #pendingOutput: (() => void) | undefined;
-  #issues = { truncated: 0, stripped: 0 };
-
-  constructor(ctx: StageContext, columns: Columns, settings: Settings) {
-    super({ writableObjectMode: true, writableHighWaterMark: 1, readableHighWaterMark: 256 * 1024 });
-    this.#ctx = ctx;
-    this.#columns = columns;
-    this.#settings = settings;
+  constructor(ctx: StageContext, columns: Columns, settings: XlsxSettings) {
+    super(ctx, columns, settings, true);
+    this.#rows = new SheetDataEncoder(columns, { maxRowsPerSheet: settings.maxRowsPerSheet, styles: SHEET_STYLES });
   }
 
   override _transform(batch: Batch, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
-    this.#write(batch).then(() => callback(), (error: unknown) => callback(this.#failure(error)));
-  }
-
-  override _flush(callback: (error?: Error | null) => void): void {
-    this.#finish().then(() => callback(), (error: unknown) => callback(this.#failure(error)));
-  }
-
-  override _read(size: number): void {
-    const pending = this.#pendingOutput;
-    this.#pendingOutput = undefined;
-    pending?.();
-    super._read(size);
-  }
-
-  override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
-    this.#pendingOutput = undefined;
-    this.#workbook?.abort();
-    this.#output?.destroy();
-    callback(error);
-  }
-
-  async #write(batch: Batch): Promise<void> {
-    await this.#start(batch);
-    const plan = planRows(this.#position, batch.length, this.#settings.maxRowsPerSheet);
-    for (const segment of plan.segments) {
-      const sheet = await this.#sheetAt(segment.sheet);
-      const { xml, issues } = rowsXml(batch, segment.start, segment.end, segment.firstRow, this.#columns, this.#workbook!.styles);
-      if (issues.length > 0) this.#report(issues, segment.sheet);
-      await sheet.write(xml);
-      if (this.destroyed) return;
+    const pieces = new SheetPieces();
+    try {
+      this.#rows.encode(batch, pieces);
+    } catch (error) {
+      return callback(this.failure(error));
     }
-    this.#position = plan.next;
+    this.writePieces(pieces.take()).then(() => callback(), (error: unknown) => callback(this.failure(error)));
+  }
+}
+
+/** The sheets' rows as a SQLite reader's worker encoded them (SheetEncoding) in, the workbook's bytes out. */
+class XlsxAssembler extends XlsxStream {
+  readonly #parser = new SheetDataParser();
+
+  override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
+    this.writePieces(this.#parser.push(chunk)).then(() => callback(), (error: unknown) => callback(this.failure(error)));
   }
 
-  async #finish(): Promise<void> {
-    await this.#start([]);
-    await this.#sheetAt(this.#position.sheet); // an export without rows is a header-only sheet
-    this.#sheet!.commit();
-    await this.#workbook!.commit();
-    const { truncated } = this.#issues;
-    if (truncated > LOGGED_ISSUES) this.#ctx.logger.warn({ cells: truncated, limit: MAX_CELL_TEXT }, `${truncated} text cells were longer than Excel's cell limit and were truncated`);
-  }
-
-  /**
-   * The workbook opens with the first batch, whose values size the columns. exceljs loads only
-   * now: importing it costs every other pipeline about 20 MB.
-   */
-  async #start(sample: Batch): Promise<void> {
-    if (this.#workbook) return;
-    const { StreamingWorkbook } = await import('./xlsx-workbook.ts');
-    if (this.#workbook || this.destroyed) return;
-    this.#widths = columnWidths(this.#columns, sample);
-    this.#output = new Writable({
-      highWaterMark: 64 * 1024,
-      write: (chunk: Buffer, _encoding, callback) => {
-        if (this.push(chunk)) callback();
-        else this.#pendingOutput = callback;
-      },
-    });
-    this.#workbook = new StreamingWorkbook(this.#output, {
-      dateFormat: this.#settings.dateFormat,
-      onError: (error) => this.destroy(this.#failure(error)),
-    });
-  }
-
-  /** A sheet is committed before the next one opens; each starts with the header row. */
-  async #sheetAt(index: number): Promise<StreamingSheet> {
-    if (index === this.#sheetIndex) return this.#sheet!;
-    this.#sheet?.commit();
-    this.#sheetIndex = index;
-    const filter = `A1:${columnLetters(this.#columns.length - 1)}1`;
-    this.#sheet = this.#workbook!.addSheet(sheetName(this.#settings.sheetName, index), this.#widths, filter);
-    await this.#sheet.write(headerRowXml(this.#columns, this.#workbook!.styles));
-    return this.#sheet;
-  }
-
-  #report(issues: readonly CellIssue[], sheet: number): void {
-    for (const { row, column, cell } of issues) {
-      const where = { sheet: sheetName(this.#settings.sheetName, sheet), row, column };
-      if (cell.truncatedFrom !== undefined) {
-        this.#ctx.metrics.warn('truncatedCells');
-        if (++this.#issues.truncated <= LOGGED_ISSUES) {
-          this.#ctx.logger.warn({ ...where, length: cell.truncatedFrom, limit: MAX_CELL_TEXT }, `text longer than Excel's ${MAX_CELL_TEXT}-character cell limit was truncated`);
-        }
-      }
-      if (cell.stripped) {
-        this.#ctx.metrics.warn('strippedCells');
-        if (++this.#issues.stripped === 1) this.#ctx.logger.warn(where, 'removed characters that an XLSX file cannot hold (control characters); further cells are only counted');
-      }
-    }
-  }
-
-  #failure(error: unknown): SluiceError {
-    return toSluiceError(error, 'OUTPUT_FAILED', 'Cannot write the XLSX file');
+  protected override async finish(): Promise<void> {
+    if (this.#parser.incomplete) throw new SluiceError('INTERNAL', 'The encoded sheet rows ended inside a record.');
+    await super.finish();
   }
 }
 
@@ -155,16 +56,18 @@ function requireColumns(columns: Columns): void {
 /**
  * An Excel workbook (exceljs's streaming writer, with backpressure): a bold, frozen, filtered
  * header; integers as numbers, timestamps as UTC date-times, all else as text; a new sheet
- * before Excel's row limit.
+ * before Excel's row limit. On SQLite the rows are encoded in reader threads, one per key
+ * range with `parallel`; the sheets' XML is the same bytes either way.
  */
 export function xlsxSink(config: XlsxSinkConfig = {}): EncoderSinkSpec<{}> {
-  const settings: Settings = {
+  const settings: XlsxSettings = {
     sheetName: config.sheetName ?? 'Sheet1',
     maxRowsPerSheet: config.maxRowsPerSheet ?? EXCEL_MAX_ROWS,
     dateFormat: config.dateFormat ?? 'yyyy-mm-dd hh:mm:ss.000',
   };
   validateSheetBaseName(settings.sheetName);
   planRows({ sheet: 0, rows: 0 }, 0, settings.maxRowsPerSheet); // rejects an impossible limit at definition time
+  const encoding: SheetEncoding = { format: 'xlsx-sheet', maxRowsPerSheet: settings.maxRowsPerSheet, styles: SHEET_STYLES, firstRow: 0 };
   return {
     kind: 'sink.xlsx',
     type: 'encoder',
@@ -174,6 +77,11 @@ export function xlsxSink(config: XlsxSinkConfig = {}): EncoderSinkSpec<{}> {
     open(ctx, columns) {
       requireColumns(columns);
       return new XlsxEncoder(ctx, columns, settings);
+    },
+    sqlEncoding: () => encoding,
+    assemble(ctx, columns): Transform {
+      requireColumns(columns);
+      return new XlsxAssembler(ctx, columns, settings, false);
     },
   };
 }

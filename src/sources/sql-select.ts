@@ -54,7 +54,7 @@ function sliceReader(config: SqlSelectConfig): SliceReader | undefined {
     },
     async openEncoded(ctx, encoding, slice) {
       const db = await ctx.database();
-      if (db.copyOut) return db.copyOut(buildCopy(config, ctx.params, encoding, range(slice)));
+      if (db.copyOut) return encoding.format === 'xlsx-sheet' ? undefined : db.copyOut(buildCopy(config, ctx.params, encoding, range(slice)));
       // Every slice but the last has an end: the next one follows.
       const more = slice.through !== undefined;
       return db.encodeRows?.(buildSelect(db.dialect, config, ctx.params, range(slice)), { columns: config.columns, encoding, batchSize: ctx.batchSize, more });
@@ -96,7 +96,8 @@ export function sqlSelect<const P extends ParamSpecs = {}>(config: SqlSelectConf
         const parallel = await openParallelExport(db, config, ctx, encoding);
         if (parallel) return parallel;
       }
-      if (db.copyOut) return db.copyOut(buildCopy(config, ctx.params, encoding));
+      // COPY writes CSV and text, not a sheet's XML: PostgreSQL's rows for XLSX take the row path.
+      if (db.copyOut) return encoding.format === 'xlsx-sheet' ? undefined : db.copyOut(buildCopy(config, ctx.params, encoding));
       return db.encodeRows?.(buildSelect(db.dialect, config, ctx.params), { columns: config.columns, encoding, batchSize: ctx.batchSize });
     },
   };

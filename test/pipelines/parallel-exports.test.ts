@@ -7,9 +7,15 @@ import { bundledPipeline } from '../support/app.ts';
 import { runPipeline } from '../../src/index.ts';
 import type { Row } from '../../src/core/types.ts';
 import type { RunResult } from '../../src/core/run.ts';
+import type { Pipeline } from '../../src/core/define.ts';
 import { SluiceError } from '../../src/core/errors.ts';
 import { openDatabase } from '../../src/db/open.ts';
 import { fileOutput } from '../../src/sinks/file-output.ts';
+import { definePipeline } from '../../src/core/define.ts';
+import { sqlSelect } from '../../src/sources/sql-select.ts';
+import { xlsxSink } from '../../src/sinks/xlsx.ts';
+import { TICKET_COLUMNS } from '../../raffle/tickets.ts';
+import { readXlsx, unzip } from '../support/xlsx.ts';
 import { sluice } from '../support/cli.ts';
 import { type ScratchDatabase, adminQuery, createScratchDatabase, openConnections, postgresAvailable } from '../support/postgres.ts';
 import { scratchDir } from '../support/sqlite.ts';
@@ -59,11 +65,14 @@ afterAll(async () => {
 });
 
 let fileNo = 0;
-async function exportFile(name: string, database: string, params: Readonly<Record<string, string | number | boolean>>, parallel: number, extension = 'out'): Promise<{ bytes: Buffer; summary: RunResult; log: string }> {
+type Params = Readonly<Record<string, string | number | boolean>>;
+
+async function exportFile(name: string | Pipeline, database: string, params: Params, parallel: number, extension = 'out', inDatabase = true): Promise<{ bytes: Buffer; summary: RunResult; log: string }> {
   const path = dir.file(`export-${++fileNo}.${extension}`);
   const messages: string[] = [];
   const logger = pino({ level: 'debug' }, new Writable({ write: (chunk: Buffer, _e, cb) => (messages.push(chunk.toString()), cb()) }));
-  const summary = await runPipeline(await bundledPipeline(name), { database, params, output: fileOutput(path), parallel, logger });
+  const pipeline = typeof name === 'string' ? await bundledPipeline(name) : name;
+  const summary = await runPipeline(pipeline, { database, params, output: fileOutput(path), parallel, logger, inDatabase });
   return { bytes: readFileSync(path), summary, log: messages.join('') };
 }
 
@@ -118,8 +127,63 @@ function identitySuite(engine: string, url: () => string, readerText: RegExp): v
 }
 
 identitySuite('SQLite', () => sqliteUrl, /worker threads in one WAL snapshot/);
+
+/** Tickets as XLSX in sheets of 700 rows (header included): sheet boundaries fall inside and between the parts. */
+const smallSheets = definePipeline({
+  name: 'xlsx-small-sheets',
+  description: 'Tickets as XLSX, 699 per sheet (test)',
+  params: {},
+  source: sqlSelect({ summary: 'tickets', table: 'tickets', columns: TICKET_COLUMNS, orderBy: 'id' }),
+  transforms: [],
+  sink: xlsxSink({ sheetName: 'Tickets', maxRowsPerSheet: 700 }),
+});
+
+/** A workbook's parts but its creation time (docProps/core.xml), which differs between any two runs. */
+function workbookParts(bytes: Buffer): Map<string, string> {
+  const parts = new Map([...unzip(bytes)].map(([name, content]) => [name, content.toString('utf8')]));
+  expect(parts.get('docProps/core.xml')).toMatch(/<dcterms:created/);
+  parts.delete('docProps/core.xml');
+  return parts;
+}
+
+describe('parallel XLSX exports on SQLite', () => {
+  it.each<[string, string | Pipeline, Params]>([
+    ['export-xlsx', 'export-xlsx', {}],
+    ['export-xlsx, filtered', 'export-xlsx', { status: 'sold', q: 'a' }],
+    ['sheets of 700 rows', smallSheets, {}],
+  ])('%s: N = 1 (worker), 2, 3, 4 write the sheets of the row-by-row path, byte for byte', async (_label, pipeline, params) => {
+    const viaRows = await exportFile(pipeline, sqliteUrl, params, 1, 'xlsx', false);
+    const expected = workbookParts(viaRows.bytes);
+    expect(viaRows.log).not.toContain('a worker thread');
+    for (const parallel of [1, 2, 3, 4]) {
+      const run = await exportFile(pipeline, sqliteUrl, params, parallel, 'xlsx');
+      if (parallel === 1) expect(run.log).toContain('the source encodes the output (a worker thread)');
+      else expect(readersOf(run.summary)).toMatchObject({ count: parallel, reason: expect.stringMatching(/worker threads in one WAL snapshot/) });
+      expect(run.summary.rows).toBe(viaRows.summary.rows);
+      expect(workbookParts(run.bytes), `${parallel} reader(s)`).toEqual(expected);
+    }
+    expect(leftovers()).toEqual([]);
+  });
+
+  it('splits the sheets where the row-by-row path does, with every row once and the header on each', async () => {
+    const run = await exportFile(smallSheets, sqliteUrl, {}, 4, 'xlsx');
+    const book = readXlsx(run.bytes);
+    const total = run.summary.rows;
+    expect(book.sheets.map((s) => s.rows.length - 1)).toEqual([...Array.from({ length: Math.floor(total / 699) }, () => 699), total % 699].filter((n) => n > 0));
+    const ids = book.sheets.flatMap((sheet) => sheet.rows.slice(1).map((row) => Number(row.cells[0]!.value)));
+    expect(ids).toEqual([...ids].sort((a, b) => a - b));
+    expect(new Set(ids).size).toBe(total);
+  });
+});
 describe.skipIf(!pgOk)('PostgreSQL', () => {
   identitySuite('PostgreSQL', () => scratch!.url, /COPY readers in one exported snapshot/);
+
+  it('exports XLSX on one reader, and says why, whatever --parallel asks', async () => {
+    const run = await exportFile('export-xlsx', scratch!.url, {}, 3, 'xlsx');
+    expect(readersOf(run.summary)).toMatchObject({ count: 1, reason: expect.stringMatching(/PostgreSQL cannot write XLSX rows/) });
+    const sqlite = await exportFile('export-xlsx', sqliteUrl, {}, 3, 'xlsx');
+    expect(workbookParts(run.bytes)).toEqual(workbookParts(sqlite.bytes));
+  });
 });
 
 /** A file output whose writes are slow: the later parts get ahead and spill. */
