@@ -133,6 +133,11 @@ function xlsxGroup(engine: Engine, dataset: DatasetKey, withPeer: boolean): Benc
   const referenceId = withPeer ? `xlsx.exceljs.${engine}` : undefined;
   const target: Target = withPeer ? { maxRatio: 1, maxRssMb: 200, text: '≤ 1.0x, < 200 MB' } : { maxRssMb: 200, text: '< 200 MB' };
   const cases: BenchCase[] = [{ ...base, id: `xlsx.sluice.${engine}`, label: 'sluice export-xlsx', role: 'sluice', referenceId, target, command: sluice('export-xlsx') }];
+  // Only SQLite encodes XLSX rows in parallel readers (PostgreSQL's COPY cannot write them).
+  if (engine === 'sqlite') {
+    const parallelTarget: Target = withPeer ? { maxRatio: 0.25, maxRssMb: 150, text: '≤ 0.25x, < 150 MB' } : { maxRssMb: 150, text: '< 150 MB' };
+    cases.push({ ...base, id: `xlsx.parallel-2.${engine}`, label: 'export-xlsx --parallel 2', role: 'sluice', referenceId, target: parallelTarget, command: sluice('export-xlsx', true, ['--parallel', '2']) });
+  }
   if (withPeer) cases.push({ ...base, id: referenceId!, label: 'hand-written exceljs', role: 'peer', command: peer('xlsx-exceljs.mjs') });
   return cases;
 }

@@ -17,7 +17,8 @@ export function describeText(pipeline: Pipeline): string {
   else if (d.resumable) lines.push(`  resumable:  no, ${d.resumable.why}`);
   if (d.inPlace) lines.push('  runs:       in the database, one UPDATE per page of keys (no row is loaded into Node)');
   lines.push(`  partitions: ${d.partitions.ok ? 'yes: sluice submit --partitions N cuts a run into key ranges that pg-boss workers run (PostgreSQL)' : `no: ${d.partitions.why}`}`);
-  if (d.parallel) lines.push('  readers:    1, or with --parallel N up to N over key ranges of one snapshot, joined in key order (same bytes); the run summary says how many ran and why');
+  if (d.parallel && d.output?.extension === 'xlsx') lines.push('  readers:    1, or on SQLite with --parallel N up to N over key ranges of one snapshot, joined in key order (the same sheets); the run summary says how many ran and why');
+  else if (d.parallel) lines.push('  readers:    1, or with --parallel N up to N over key ranges of one snapshot, joined in key order (same bytes); the run summary says how many ran and why');
   const params = d.params.map((p) => [`--${flagName(p.name)}`, p.expected, p.default === undefined ? '' : String(p.default), p.description]);
   lines.push('', formatTable(['parameter', 'accepts', 'default', 'description'], params).replace(/^/gm, '  '));
   return `${lines.join('\n')}\n`;

@@ -110,10 +110,14 @@ class Part {
   /** Stops the source (releasing what it holds) and removes the spill file; resolves once the source has closed. */
   async dispose(error: Error | null): Promise<void> {
     this.#holding = false;
-    if (this.#spillPath) {
-      this.#spill?.destroy();
-      untrack(this.#spillPath);
+    const spill = this.#spill;
+    if (spill && !spill.closed) {
+      // A spill still opening would create its file after a removal now: remove it once closed.
+      const closed = new Promise<void>((resolve) => spill.once('close', () => resolve()));
+      spill.destroy();
+      await closed;
     }
+    if (this.#spillPath) untrack(this.#spillPath);
     if (this.source.closed) return;
     const closed = new Promise<void>((resolve) => this.source.once('close', () => resolve()));
     this.source.destroy(error ?? undefined);

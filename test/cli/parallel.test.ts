@@ -43,6 +43,8 @@ describe('sluice run --parallel', () => {
   it('describes which pipelines can read in parallel', async () => {
     const csv = await sluice(['describe', 'export-csv']);
     expect(csv.stdout.toString()).toContain('readers:    1, or with --parallel N');
+    const xlsx = await sluice(['describe', 'export-xlsx']);
+    expect(xlsx.stdout.toString()).toContain('readers:    1, or on SQLite with --parallel N up to N over key ranges of one snapshot, joined in key order (the same sheets)');
     const migration = await sluice(['describe', 'migrate-8digit-barcodes']);
     expect(migration.stdout.toString()).not.toContain('readers:');
   });

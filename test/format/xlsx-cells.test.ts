@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { MAX_CELL_TEXT, excelSerialToIso, isoToExcelSerial, textCell, toCellValue } from '../../src/format/xlsx-cells.ts';
+import { MAX_CELL_TEXT, canonicalIsoMs, excelSerialToIso, isoToExcelSerial, textCell, toCellValue } from '../../src/format/xlsx-cells.ts';
 
 describe('textCell', () => {
   it('keeps ordinary text, tabs, line breaks, emoji and DEL as they are', () => {
@@ -45,6 +45,23 @@ describe('isoToExcelSerial', () => {
     expect(isoToExcelSerial('1900-02-28T23:59:59.999Z')).toBeUndefined(); // before Excel's phantom 29 February 1900
     expect(isoToExcelSerial('infinity')).toBeUndefined();
     expect(isoToExcelSerial('not a date')).toBeUndefined();
+  });
+});
+
+describe('canonicalIsoMs', () => {
+  it('reads canonical timestamps as Date.parse does, and leaves everything else to it', () => {
+    let seed = 11;
+    const random = () => (seed = (seed * 48_271) % 2_147_483_647) / 2_147_483_647;
+    for (let i = 0; i < 20_000; i++) {
+      const iso = new Date(Math.floor((random() - 0.3) * 1e14)).toISOString();
+      if (iso.length !== 24) continue;
+      const fast = canonicalIsoMs(iso);
+      if (fast !== undefined) expect(fast, iso).toBe(Date.parse(iso));
+    }
+    expect(canonicalIsoMs('2026-01-01T00:00:07.000Z')).toBe(Date.parse('2026-01-01T00:00:07.000Z'));
+    for (const other of ['2026-02-29T00:00:00.000Z', '2026-02-30T00:00:00.000Z', '0050-01-01T00:00:00.000Z', '2026-13-01T00:00:00.000Z', '2026-01-01T24:00:00.000Z', '2026-01-01 00:00:00.000Z', '2026-01-01T00:00:07Z', '+02026-01-01T00:00:00.000', '2026-0a-01T00:00:00.000Z']) {
+      expect(canonicalIsoMs(other), other).toBeUndefined();
+    }
   });
 });
 
