@@ -1,4 +1,4 @@
-import { text } from 'node:stream/consumers';
+import { buffer, text } from 'node:stream/consumers';
 import { Worker } from 'node:worker_threads';
 import BetterSqlite3 from 'better-sqlite3';
 import pg from 'pg';
@@ -8,6 +8,7 @@ import type { SqlEncoding } from '../../src/core/types.ts';
 import { openDatabase } from '../../src/db/open.ts';
 import { openEncodedParts } from '../../src/db/parallel-export.ts';
 import type { SelectSpec } from '../../src/db/select.ts';
+import { SheetDataParser } from '../../src/format/xlsx-sheet-data.ts';
 import { type ScratchDatabase, createScratchDatabase, openConnections, postgresAvailable } from '../support/postgres.ts';
 import { type ScratchDir, scratchDir } from '../support/sqlite.ts';
 
@@ -47,6 +48,69 @@ async function readConsistently(db: Database, parallel: number): Promise<{ reade
   expect(balances.reduce((sum, [, balance]) => sum + balance!, 0)).toBe(0);
   expect(balances.some(([, balance]) => balance !== 0), 'the writer ran before the read').toBe(true);
   return planned;
+}
+
+/** Sheets of 36 data rows: the parts' boundaries fall inside sheets. */
+const SHEET: SqlEncoding = { format: 'xlsx-sheet', maxRowsPerSheet: 37, styles: { header: 1, date: 2 }, firstRow: 0 };
+
+/**
+ * Reads an XLSX export's sheet rows in parts and checks that they are numbered and split into
+ * sheets as one reader would number them: a later part's first row comes from the rows the
+ * parts before it hold, so a count from another commit than the one read would leave a gap or
+ * a repeat at a part's boundary.
+ */
+async function readSheetsConsistently(db: Database, parallel: number): Promise<{ readers: number; reason: string }> {
+  const planned = await openEncodedParts(db, spec, {}, SHEET, { parallel, batchSize: 50 });
+  expect(planned.parts, planned.reason).toBeDefined();
+  const parts = await Promise.all(planned.parts!.map((part) => buffer(part)));
+  const rows: Array<[number, number, number]> = [];
+  let sheet = -1;
+  for (const piece of new SheetDataParser().push(Buffer.concat(parts))) {
+    if ('xml' in piece) for (const m of piece.xml.toString().matchAll(/<row r="(\d+)"><c r="A\1"><v>(-?\d+)<\/v>/g)) rows.push([sheet, Number(m[1]), Number(m[2])]);
+    else if ('sheet' in piece && !('issues' in piece)) sheet = piece.sheet;
+  }
+  expect(rows.length).toBeGreaterThan(ACCOUNTS);
+  expect(rows.map(([s, r]) => [s, r])).toEqual(rows.map((_, k) => [Math.floor(k / 36), 2 + (k % 36)]));
+  const ids = rows.map(([, , id]) => id);
+  expect(ids).toEqual([...ids].sort((a, b) => a - b));
+  return planned;
+}
+
+/**
+ * A SQLite writer that adds and removes rows below every key, one commit at a time, so that the
+ * first key range's row count changes with every commit.
+ */
+function sqliteInserter(path: string): { stop: () => Promise<number> } {
+  const stop = new Int32Array(new SharedArrayBuffer(4));
+  const worker = new Worker(
+    `
+    const { workerData, parentPort } = require('node:worker_threads');
+    const Database = require(workerData.module);
+    const db = new Database(workerData.path);
+    db.pragma('busy_timeout = 5000');
+    const add = db.prepare('INSERT INTO accounts VALUES (?, 0)');
+    const remove = db.prepare('DELETE FROM accounts WHERE id = ?');
+    let commits = 0;
+    while (Atomics.load(workerData.stop, 0) === 0) {
+      // Adds a row every commit, removes one every other: the count changes each time.
+      db.transaction(() => { add.run(-1 - commits); if (commits % 2) remove.run(-1 - (commits >> 1)); })();
+      commits++;
+    }
+    db.close();
+    parentPort.postMessage(commits);
+    `,
+    { eval: true, workerData: { path, stop, module: require.resolve('better-sqlite3') } },
+  );
+  const done = new Promise<number>((resolve, reject) => {
+    worker.once('message', resolve);
+    worker.once('error', reject);
+  });
+  return {
+    stop: async () => {
+      Atomics.store(stop, 0, 1);
+      return done;
+    },
+  };
 }
 
 /** A SQLite writer in a thread of its own, moving amounts between accounts one commit at a time until told to stop. */
@@ -104,6 +168,19 @@ describe('one snapshot for all readers: SQLite (WAL)', () => {
         const { readers, reason } = await readConsistently(db, 2 + (round % 3));
         expect(readers).toBe(2 + (round % 3));
         expect(reason).toMatch(/worker threads in one WAL snapshot/);
+      }
+    } finally {
+      expect(await writer.stop()).toBeGreaterThan(100);
+    }
+  });
+
+  it('numbers an XLSX export\'s sheet rows as one reader would while a writer adds and removes rows', async () => {
+    const writer = sqliteInserter(dir.file('accounts.db'));
+    try {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      for (let round = 0; round < 6; round++) {
+        const { readers } = await readSheetsConsistently(db, 2 + (round % 3));
+        expect(readers).toBe(2 + (round % 3));
       }
     } finally {
       expect(await writer.stop()).toBeGreaterThan(100);
