@@ -316,7 +316,9 @@ class Run {
   async encodedAtSource(ctx: StageContext, sink: EncoderSinkSpec, columns: Columns): Promise<EncodedStream | undefined> {
     const { source } = this.pipeline;
     if (this.options.inDatabase === false || !sink.sqlEncoding || !source.openEncoded) return undefined;
-    const encoded = await source.openEncoded(ctx, sink.sqlEncoding(ctx, columns));
+    const encoding = sink.sqlEncoding(ctx, columns);
+    if (encoding.format === 'xlsx-sheet' && !source.encodesSheets) return undefined;
+    const encoded = await source.openEncoded(ctx, encoding);
     if (encoded) this.logger.debug(`the source encodes the output (${encoded.encodedBy})`);
     return encoded;
   }

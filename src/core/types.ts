@@ -64,6 +64,8 @@ export interface SourceSpec<P extends ParamSpecs = ParamSpecs> extends Component
   readonly readsInput?: boolean;
   /** `openEncoded` can split the rows into key ranges read side by side (`ctx.parallel`, see src/db/parallel-export.ts). */
   readonly parallelEncoded?: boolean;
+  /** `openEncoded` also writes XLSX sheet rows (SheetEncoding); other sources are only asked for text. */
+  readonly encodesSheets?: boolean;
   /** The rows already encoded at the source (PostgreSQL's COPY, a SQLite worker), or undefined where it cannot. */
   openEncoded?(ctx: StageContext<P>, encoding: SqlEncoding): Promise<EncodedStream | undefined>;
   /** The table and key order this source pages through, for an update in place; undefined when this run reads nothing. */

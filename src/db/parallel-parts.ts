@@ -20,6 +20,7 @@ export function destroyParts(parts: readonly EncodedStream[], error?: Error): Pr
 /** Resolves with the event's value when `part` emits `event`, rejects if it fails or closes first. */
 export function partEvent<T = void>(part: EncodedStream, event: string): Promise<T> {
   return new Promise((resolve, reject) => {
+    if (part.closed || part.errored) return reject(part.errored ?? new Error(`A part of the export closed before it ${event}.`));
     let value: T;
     const done = (error?: Error) => {
       part.removeListener(event, onEvent);

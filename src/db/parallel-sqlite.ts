@@ -71,10 +71,8 @@ function sheetPlacer(parts: readonly SqliteEncodedReader[]): () => Promise<void>
   // Listening before the parts begin: a count can arrive in the same turn as the 'begun' before it.
   const counted = Promise.all(parts.slice(0, -1).map((part) => partEvent<number>(part, 'counted')));
   counted.catch(() => undefined); // a part's failure is the run's, reported where the counts are awaited
-  return async () => {
-    const counts = await within(counted, OPEN_WAIT_MS, `The SQLite reader threads did not count their rows within ${OPEN_WAIT_MS / 1000} s.`);
-    placeAfter(parts, counts);
-  };
+  // No time limit: a count takes as long as a scan of its range, as the read itself will.
+  return async () => placeAfter(parts, await counted);
 }
 
 function placeAfter(parts: readonly SqliteEncodedReader[], counts: readonly number[]): void {

@@ -1,8 +1,9 @@
 /**
- * A worker thread that reads a SQLite query and encodes it (CSV, TSV, TXT, an XLSX sheet's rows)
- * with sluice's own encoders, sending the bytes to the thread that started it. better-sqlite3 is synchronous:
- * on the main thread a full export leaves timers and other requests (an HTTP server's
- * /healthz) waiting behind every batch; here it runs beside them. See sqlite-encoded-reader.ts.
+ * A worker thread that reads a SQLite query and encodes it (CSV, TSV, TXT, an XLSX sheet's
+ * rows) with sluice's own encoders, sending the bytes to the thread that started it.
+ * better-sqlite3 is synchronous: on the main thread a full export leaves timers and other
+ * requests (an HTTP server's /healthz) waiting behind every batch; here it runs beside them.
+ * See sqlite-encoded-reader.ts.
  */
 import { setPriority } from 'node:os';
 import { parentPort, workerData } from 'node:worker_threads';

@@ -23,7 +23,8 @@ export class TransferChunk implements SheetOutput {
   }
 
   append(text: string): void {
-    const buffer = this.#room(text.length * 3);
+    // At most 3 bytes per UTF-16 unit; a long text (a whole batch of CSV) is measured instead, so its buffer is not three times its size.
+    const buffer = this.#room(text.length > 4096 ? Buffer.byteLength(text) : text.length * 3);
     this.#length += buffer.write(text, this.#length);
   }
 

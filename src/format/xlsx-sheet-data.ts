@@ -1,6 +1,6 @@
 import type { Batch, Columns } from '../core/types.ts';
 import { type CellIssue, type SheetStyles, type TextSink, Utf8Builder, writeRowsXml } from './xlsx-sheet-xml.ts';
-import { type SheetPosition, columnWidths, planRows } from './xlsx-sheets.ts';
+import { type SheetPosition, columnWidths, planRows, positionAfter } from './xlsx-sheets.ts';
 
 /**
  * What a workbook's sheets are made of besides rows' XML, in order: the column widths (sized by
@@ -57,7 +57,7 @@ export class SheetDataEncoder {
   constructor(columns: Columns, layout: SheetLayout, firstRow = 0, sized = false) {
     this.#columns = columns;
     this.#layout = layout;
-    this.#position = planRows({ sheet: 0, rows: 0 }, firstRow, layout.maxRowsPerSheet).next;
+    this.#position = positionAfter(firstRow, layout.maxRowsPerSheet);
     this.#sized = sized;
   }
 

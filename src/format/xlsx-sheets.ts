@@ -67,6 +67,15 @@ export function planRows(position: SheetPosition, count: number, maxRows: number
   return { segments, next: { sheet, rows } };
 }
 
+/** Where the row after the first `rows` goes: planRows's `next` for them, without a segment per sheet. */
+export function positionAfter(rows: number, maxRows: number): SheetPosition {
+  planRows({ sheet: 0, rows: 0 }, 0, maxRows); // the same check of the limit
+  if (rows === 0) return { sheet: 0, rows: 0 };
+  const perSheet = maxRows - 1;
+  const sheet = Math.floor((rows - 1) / perSheet);
+  return { sheet, rows: rows - sheet * perSheet };
+}
+
 const MIN_WIDTH = 8;
 const MAX_WIDTH = 60;
 /** `yyyy-mm-dd hh:mm:ss.000` */

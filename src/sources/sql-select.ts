@@ -74,6 +74,7 @@ export function sqlSelect<const P extends ParamSpecs = {}>(config: SqlSelectConf
     columns: config.columns,
     params: config.params,
     parallelEncoded: true,
+    encodesSheets: true,
     check(_columns, names) {
       for (const filter of config.filters ?? []) requireDeclared(filterLabel(filter), filter.param, names);
       if (config.limitParam !== undefined) requireDeclared('the limit', config.limitParam, names);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { EXCEL_MAX_ROWS, columnWidths, planRows, sheetName, validateSheetBaseName } from '../../src/format/xlsx-sheets.ts';
+import { EXCEL_MAX_ROWS, columnWidths, planRows, positionAfter, sheetName, validateSheetBaseName } from '../../src/format/xlsx-sheets.ts';
 import { TICKET_COLUMNS } from '../../raffle/tickets.ts';
 
 describe('sheetName', () => {
@@ -13,6 +13,15 @@ describe('sheetName', () => {
   it('rejects names Excel refuses', () => {
     for (const bad of ['', '  ', 'a/b', 'a[1]', 'what?', "'quoted'", 'a:b', 'a*', 'a\\b']) expect(() => validateSheetBaseName(bad)).toThrow(/cannot name an Excel sheet/);
     expect(() => validateSheetBaseName('Tickets 2026')).not.toThrow();
+  });
+});
+
+describe('positionAfter', () => {
+  it('is where planRows leaves the same number of rows, however many sheets they fill', () => {
+    for (const maxRows of [2, 3, 5, 37]) {
+      for (let rows = 0; rows <= 200; rows++) expect(positionAfter(rows, maxRows), `${rows} rows, ${maxRows} per sheet`).toEqual(planRows({ sheet: 0, rows: 0 }, rows, maxRows).next);
+    }
+    expect(positionAfter(5_000_000_000, 2)).toEqual({ sheet: 4_999_999_999, rows: 1 });
   });
 });
 

@@ -260,6 +260,26 @@ describe('sink.xlsx failure and abort', () => {
   });
 });
 
+describe('sink.xlsx from a source that encodes text only', () => {
+  it('never asks it for sheet rows: the rows take the row path', async () => {
+    const asked: string[] = [];
+    const source: SourceSpec = {
+      ...countingSource(10, 4),
+      // A source of its own that writes CSV or text at the source, and knows nothing of sheets.
+      openEncoded: async (_ctx, encoding) => {
+        asked.push(encoding.format);
+        return undefined;
+      },
+    };
+    const pipeline = definePipeline({ name: 'xlsx-text-source', description: 'test', params: {}, source, transforms: [], sink: xlsxSink({ sheetName: 'Numbers' }) });
+    const path = dir.file('text-source.xlsx');
+    const summary = await runPipeline(pipeline, { database: `sqlite:${dir.file('unused.db')}`, output: fileOutput(path) });
+    expect(summary.rows).toBe(10);
+    expect(asked).toEqual([]);
+    expect(rowNumbers(readXlsx(path).sheets[0]!.xml)).toEqual(Array.from({ length: 11 }, (_, i) => i + 1));
+  });
+});
+
 /** `count` rows of one integer column `n` (1, 2, 3, ...), made in memory: no database to fill. */
 function countingSource(count: number, batchSize: number): SourceSpec {
   return {
