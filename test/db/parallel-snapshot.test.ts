@@ -77,10 +77,10 @@ async function readSheetsConsistently(db: Database, parallel: number): Promise<{
 }
 
 /**
- * A SQLite writer that adds and removes rows below every key, one commit at a time, so that the
- * first key range's row count changes with every commit.
+ * A SQLite writer in a thread of its own, committing one `commit(commits)` at a time until told
+ * to stop; `prepare` runs once first (JavaScript text, with `db` open). Resolves the commit count.
  */
-function sqliteInserter(path: string): { stop: () => Promise<number> } {
+function sqliteWriterThread(path: string, prepare: string, commit: string): { stop: () => Promise<number> } {
   const stop = new Int32Array(new SharedArrayBuffer(4));
   const worker = new Worker(
     `
@@ -88,12 +88,10 @@ function sqliteInserter(path: string): { stop: () => Promise<number> } {
     const Database = require(workerData.module);
     const db = new Database(workerData.path);
     db.pragma('busy_timeout = 5000');
-    const add = db.prepare('INSERT INTO accounts VALUES (?, 0)');
-    const remove = db.prepare('DELETE FROM accounts WHERE id = ?');
+    ${prepare}
     let commits = 0;
     while (Atomics.load(workerData.stop, 0) === 0) {
-      // Adds a row every commit, removes one every other: the count changes each time.
-      db.transaction(() => { add.run(-1 - commits); if (commits % 2) remove.run(-1 - (commits >> 1)); })();
+      ${commit}
       commits++;
     }
     db.close();
@@ -113,38 +111,28 @@ function sqliteInserter(path: string): { stop: () => Promise<number> } {
   };
 }
 
-/** A SQLite writer in a thread of its own, moving amounts between accounts one commit at a time until told to stop. */
+/** Moves amounts between accounts, one transfer per commit: the balances always sum to zero. */
 function sqliteWriter(path: string): { stop: () => Promise<number> } {
-  const stop = new Int32Array(new SharedArrayBuffer(4));
-  const worker = new Worker(
-    `
-    const { workerData, parentPort } = require('node:worker_threads');
-    const Database = require(workerData.module);
-    const db = new Database(workerData.path);
-    db.pragma('busy_timeout = 5000');
-    const ids = db.prepare('SELECT id FROM accounts').pluck().all();
+  return sqliteWriterThread(
+    path,
+    `const ids = db.prepare('SELECT id FROM accounts').pluck().all();
     const move = db.prepare('UPDATE accounts SET balance = balance + ? WHERE id = ?');
-    const transfer = db.transaction((a, b, x) => { move.run(-x, a); move.run(x, b); });
-    let commits = 0;
-    while (Atomics.load(workerData.stop, 0) === 0) {
-      transfer(ids[commits % ids.length], ids[(commits * 7 + 3) % ids.length], 1 + (commits % 13));
-      commits++;
-    }
-    db.close();
-    parentPort.postMessage(commits);
-    `,
-    { eval: true, workerData: { path, stop, module: require.resolve('better-sqlite3') } },
+    const transfer = db.transaction((a, b, x) => { move.run(-x, a); move.run(x, b); });`,
+    'transfer(ids[commits % ids.length], ids[(commits * 7 + 3) % ids.length], 1 + (commits % 13));',
   );
-  const done = new Promise<number>((resolve, reject) => {
-    worker.once('message', resolve);
-    worker.once('error', reject);
-  });
-  return {
-    stop: async () => {
-      Atomics.store(stop, 0, 1);
-      return done;
-    },
-  };
+}
+
+/**
+ * Adds a row below every key each commit and removes one every other, so that the first key
+ * range's row count changes with every commit.
+ */
+function sqliteInserter(path: string): { stop: () => Promise<number> } {
+  return sqliteWriterThread(
+    path,
+    `const add = db.prepare('INSERT INTO accounts VALUES (?, 0)');
+    const remove = db.prepare('DELETE FROM accounts WHERE id = ?');`,
+    'db.transaction(() => { add.run(-1 - commits); if (commits % 2) remove.run(-1 - (commits >> 1)); })();',
+  );
 }
 
 describe('one snapshot for all readers: SQLite (WAL)', () => {
