@@ -18,7 +18,7 @@ import { type ParamSpecs, type RunParams, parseParams } from './params.ts';
 import { reportProgress } from './progress.ts';
 import { type SlicedExport, sliceStages, writeSlices } from './sliced-export.ts';
 import { allClosed, byteMeter, encodedMeter, meter, transformChain } from './stage-streams.ts';
-import type { BatchFn, Columns, EncodedStream, EncoderSinkSpec, KeySlice, KeysetPlan, Partition, SliceReader, StageContext } from './types.ts';
+import type { BatchFn, Columns, EncodedStream, EncoderSinkSpec, KeySlice, KeysetPlan, Partition, SliceReader, SqlEncoding, StageContext } from './types.ts';
 
 /** Opens a database by URL, for a run given one: the front end decides how (src/db/open.ts in practice). */
 export type DatabaseOpener = (url: string, options: { readonly create?: boolean }) => Database;
@@ -207,10 +207,11 @@ class Run {
     }
     const { columns, fns } = this.transforms(ctx);
     if (sink.type === 'encoder' && fns.length === 0) {
-      const encoded = await this.encodedAtSource(ctx, sink, columns);
-      if (encoded) {
+      const atSource = await this.encodedAtSource(ctx, sink, columns);
+      if (atSource) {
+        const { encoded, encoding } = atSource;
         const assembled = sink.assemble ? [sink.assemble(ctx, columns)] : [];
-        return [encoded, encodedMeter(encoded, sink.sqlEncoding!(ctx, columns), this.metrics), ...assembled, ...this.outputs(sink)];
+        return [encoded, encodedMeter(encoded, encoding, this.metrics), ...assembled, ...this.outputs(sink)];
       }
     }
     const head: Array<Readable | Writable> = [await source.open(ctx), meter((rows) => this.metrics.recordBatch(0, rows))];
@@ -313,14 +314,15 @@ class Run {
    * SQLite in a worker thread (the main thread stays free for other work). Byte-identical to
    * the row path: the tests run both.
    */
-  async encodedAtSource(ctx: StageContext, sink: EncoderSinkSpec, columns: Columns): Promise<EncodedStream | undefined> {
+  async encodedAtSource(ctx: StageContext, sink: EncoderSinkSpec, columns: Columns): Promise<{ encoded: EncodedStream; encoding: SqlEncoding } | undefined> {
     const { source } = this.pipeline;
     if (this.options.inDatabase === false || !sink.sqlEncoding || !source.openEncoded) return undefined;
     const encoding = sink.sqlEncoding(ctx, columns);
     if (encoding.format === 'xlsx-sheet' && !source.encodesSheets) return undefined;
     const encoded = await source.openEncoded(ctx, encoding);
-    if (encoded) this.logger.debug(`the source encodes the output (${encoded.encodedBy})`);
-    return encoded;
+    if (!encoded) return undefined;
+    this.logger.debug(`the source encodes the output (${encoded.encodedBy})`);
+    return { encoded, encoding };
   }
 
 

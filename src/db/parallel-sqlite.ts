@@ -98,6 +98,7 @@ export async function sqliteParts(db: SqliteDatabase, spec: SelectSpec, params: 
   if (source.limit !== undefined) return { readers: 1, reason: 'a row limit must be cut in the same snapshot the rows are read in' };
   const plan = await planKeyRanges((q) => db.query(q), 'sqlite', source, wanted);
   if (plan.ranges.length < 2) return { readers: 1, reason: `${plan.rows} row(s) make a single range` };
+  const sheets = encoding.format === 'xlsx-sheet';
   const parts = plan.ranges.map((range, i) => {
     const part = new SqliteEncodedReader({
       path: db.path,
@@ -107,8 +108,7 @@ export async function sqliteParts(db: SqliteDatabase, spec: SelectSpec, params: 
       encoding: partEncoding(encoding, i),
       batchSize,
       snapshot: true,
-      count: encoding.format === 'xlsx-sheet' && i < plan.ranges.length - 1,
-      ...(encoding.format === 'xlsx-sheet' && i === 0 ? { sample: firstBatch(spec, params, batchSize) } : {}),
+      ...(sheets ? { count: i < plan.ranges.length - 1, ...(i === 0 ? { sample: firstBatch(spec, params, batchSize) } : {}) } : {}),
     });
     // Errors are the assembly's to report (it checks `errored` as it starts); none may go unheard before.
     part.on('error', () => undefined);
@@ -116,17 +116,17 @@ export async function sqliteParts(db: SqliteDatabase, spec: SelectSpec, params: 
   });
   try {
     await within(Promise.all(parts.map((part) => partEvent(part, 'opened'))), OPEN_WAIT_MS, `The SQLite reader threads did not open ${db.label} within ${OPEN_WAIT_MS / 1000} s.`);
-    const placeSheets = encoding.format === 'xlsx-sheet' ? sheetPlacer(parts) : undefined;
+    const placeSheets = sheets ? sheetPlacer(parts) : undefined;
     const refused = await underWriteLock(db.path, async () => {
       const begun = parts.map((part) => partEvent(part, 'begun'));
       for (const part of parts) part.beginSnapshot();
       await within(Promise.all(begun), BEGIN_WAIT_MS, `The SQLite reader threads did not begin their reads within ${BEGIN_WAIT_MS / 1000} s.`);
     });
-    if (!refused) await placeSheets?.();
     if (refused) {
       await destroyParts(parts);
       return { readers: 1, reason: refused };
     }
+    await placeSheets?.();
   } catch (error) {
     await destroyParts(parts);
     throw error;

@@ -123,7 +123,7 @@ function encoderFor(job: EncoderJob): Encode {
   const later = encoding.firstRow === undefined;
   const sample = job.sample;
   if (sample) header = recordText({ widths: columnWidths(columns, connection!.prepare(sample.text).raw(true).safeIntegers(true).all(...sample.values) as Row[]) });
-  const sheet = new SheetDataEncoder(columns, encoding, firstRow ?? encoding.firstRow, later || sample !== undefined);
+  const sheet = new SheetDataEncoder(columns, encoding, sheetStart(), later || sample !== undefined);
   // Integers made numbers where a number holds them, as the main thread's reader does: the sheet's cells are the same either way.
   return (batch, chunk) => {
     for (const row of batch) exactIntegers(row);
@@ -131,9 +131,14 @@ function encoderFor(job: EncoderJob): Encode {
   };
 }
 
+/** The data rows before a sheet job's first: its encoding's, or as told later (a later part); undefined until then. */
+function sheetStart(): number | undefined {
+  return job.encoding.format === 'xlsx-sheet' ? (job.encoding.firstRow ?? firstRow) : 0;
+}
+
 /** Reading waits for the snapshot (a parallel part) and, for a later part of a sheet, for the rows before it. */
 function ready(): boolean {
-  return begun && (job.encoding.format !== 'xlsx-sheet' || job.encoding.firstRow !== undefined || firstRow !== undefined);
+  return begun && sheetStart() !== undefined;
 }
 
 /** Sends chunks while the reader has credit for them; the last one says how many rows there were. */

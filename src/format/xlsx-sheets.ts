@@ -41,15 +41,20 @@ export interface SheetPlan {
   readonly next: SheetPosition;
 }
 
+/** Throws unless `maxRows` (header included) is a sheet size Excel can hold. */
+export function validateMaxRows(maxRows: number): void {
+  if (!Number.isInteger(maxRows) || maxRows < 2 || maxRows > EXCEL_MAX_ROWS) {
+    throw new SluiceError('INVALID_DEFINITION', `A sheet holds 2 to ${EXCEL_MAX_ROWS} rows (header included), not ${maxRows}.`);
+  }
+}
+
 /**
  * Splits `count` rows across sheets of `maxRows` rows each, header included: a sheet is full at
  * `maxRows - 1` data rows, and the next row starts a new sheet. A full sheet stays the current
  * one until a row needs the next, so an export that exactly fills a sheet has no empty sheet after it.
  */
 export function planRows(position: SheetPosition, count: number, maxRows: number): SheetPlan {
-  if (!Number.isInteger(maxRows) || maxRows < 2 || maxRows > EXCEL_MAX_ROWS) {
-    throw new SluiceError('INVALID_DEFINITION', `A sheet holds 2 to ${EXCEL_MAX_ROWS} rows (header included), not ${maxRows}.`);
-  }
+  validateMaxRows(maxRows);
   const perSheet = maxRows - 1;
   const segments: SheetSegment[] = [];
   let { sheet, rows } = position;
@@ -69,7 +74,7 @@ export function planRows(position: SheetPosition, count: number, maxRows: number
 
 /** Where the row after the first `rows` goes: planRows's `next` for them, without a segment per sheet. */
 export function positionAfter(rows: number, maxRows: number): SheetPosition {
-  planRows({ sheet: 0, rows: 0 }, 0, maxRows); // the same check of the limit
+  validateMaxRows(maxRows);
   if (rows === 0) return { sheet: 0, rows: 0 };
   const perSheet = maxRows - 1;
   const sheet = Math.floor((rows - 1) / perSheet);

@@ -3,7 +3,7 @@ import { SluiceError } from '../core/errors.ts';
 import type { Batch, Columns, EncoderSinkSpec, SheetEncoding, StageContext } from '../core/types.ts';
 import { SheetDataEncoder, SheetDataParser, SheetPieces } from '../format/xlsx-sheet-data.ts';
 import { SHEET_STYLES } from '../format/xlsx-sheet-xml.ts';
-import { EXCEL_MAX_ROWS, planRows, sheetName, validateSheetBaseName } from '../format/xlsx-sheets.ts';
+import { EXCEL_MAX_ROWS, sheetName, validateMaxRows, validateSheetBaseName } from '../format/xlsx-sheets.ts';
 import { type XlsxSettings, XlsxStream } from './xlsx-stream.ts';
 
 export interface XlsxSinkConfig {
@@ -66,7 +66,7 @@ export function xlsxSink(config: XlsxSinkConfig = {}): EncoderSinkSpec<{}> {
     dateFormat: config.dateFormat ?? 'yyyy-mm-dd hh:mm:ss.000',
   };
   validateSheetBaseName(settings.sheetName);
-  planRows({ sheet: 0, rows: 0 }, 0, settings.maxRowsPerSheet); // rejects an impossible limit at definition time
+  validateMaxRows(settings.maxRowsPerSheet); // at definition time, not at the first batch
   const encoding: SheetEncoding = { format: 'xlsx-sheet', maxRowsPerSheet: settings.maxRowsPerSheet, styles: SHEET_STYLES, firstRow: 0 };
   return {
     kind: 'sink.xlsx',

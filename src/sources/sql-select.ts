@@ -1,10 +1,11 @@
 import { SluiceError } from '../core/errors.ts';
 import type { ParamSpecs } from '../core/params.ts';
 import { didYouMean } from '../core/suggest.ts';
-import type { ColumnType, KeySlice, SliceReader, SourceSpec, StageContext } from '../core/types.ts';
+import type { Database } from '../core/database.ts';
+import type { ColumnType, EncodedStream, KeySlice, SliceReader, SourceSpec, SqlEncoding, StageContext } from '../core/types.ts';
 import { openParallelExport } from '../db/parallel-export.ts';
 import { planKeyRanges, sliceOfRange } from '../db/key-ranges.ts';
-import { type Filter, type SelectSpec, type SliceRange, buildCopy, buildCount, buildRangeEnd, buildSelect, rangeSource } from '../db/select.ts';
+import { type Filter, type Restriction, type SelectSpec, type SliceRange, buildCopy, buildCount, buildRangeEnd, buildSelect, rangeSource } from '../db/select.ts';
 
 export interface SqlSelectConfig<P extends ParamSpecs = ParamSpecs> extends SelectSpec {
   readonly summary: string;
@@ -25,6 +26,11 @@ function requireDeclared(what: string, name: string, names: ReadonlySet<string>)
 
 function filterLabel(filter: Filter): string {
   return `the ${filter.op} filter on ${'columns' in filter ? filter.columns.join(', ') : filter.column}`;
+}
+
+/** The rows as the database's COPY writes them; undefined for a sheet's rows, which COPY cannot write (they take the row path). */
+function copied(db: Database, config: SqlSelectConfig, ctx: StageContext, encoding: SqlEncoding, restrict?: Restriction): EncodedStream | undefined {
+  return encoding.format === 'xlsx-sheet' ? undefined : db.copyOut?.(buildCopy(config, ctx.params, encoding, restrict));
 }
 
 /** Slices of the export in key order (see SliceReader), when its order is a declared unique key. */
@@ -54,7 +60,7 @@ function sliceReader(config: SqlSelectConfig): SliceReader | undefined {
     },
     async openEncoded(ctx, encoding, slice) {
       const db = await ctx.database();
-      if (db.copyOut) return encoding.format === 'xlsx-sheet' ? undefined : db.copyOut(buildCopy(config, ctx.params, encoding, range(slice)));
+      if (db.copyOut) return copied(db, config, ctx, encoding, range(slice));
       // Every slice but the last has an end: the next one follows.
       const more = slice.through !== undefined;
       return db.encodeRows?.(buildSelect(db.dialect, config, ctx.params, range(slice)), { columns: config.columns, encoding, batchSize: ctx.batchSize, more });
@@ -97,8 +103,7 @@ export function sqlSelect<const P extends ParamSpecs = {}>(config: SqlSelectConf
         const parallel = await openParallelExport(db, config, ctx, encoding);
         if (parallel) return parallel;
       }
-      // COPY writes CSV and text, not a sheet's XML: PostgreSQL's rows for XLSX take the row path.
-      if (db.copyOut) return encoding.format === 'xlsx-sheet' ? undefined : db.copyOut(buildCopy(config, ctx.params, encoding));
+      if (db.copyOut) return copied(db, config, ctx, encoding);
       return db.encodeRows?.(buildSelect(db.dialect, config, ctx.params), { columns: config.columns, encoding, batchSize: ctx.batchSize });
     },
   };

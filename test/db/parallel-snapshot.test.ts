@@ -1,4 +1,6 @@
 import { buffer, text } from 'node:stream/consumers';
+import { once } from 'node:events';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { Worker } from 'node:worker_threads';
 import BetterSqlite3 from 'better-sqlite3';
 import pg from 'pg';
@@ -7,7 +9,8 @@ import type { Database } from '../../src/core/database.ts';
 import type { SqlEncoding } from '../../src/core/types.ts';
 import { openDatabase } from '../../src/db/open.ts';
 import { openEncodedParts } from '../../src/db/parallel-export.ts';
-import type { SelectSpec } from '../../src/db/select.ts';
+import { type SelectSpec, buildSelect } from '../../src/db/select.ts';
+import { SqliteEncodedReader } from '../../src/db/sqlite-encoded-reader.ts';
 import { SheetDataParser } from '../../src/format/xlsx-sheet-data.ts';
 import { type ScratchDatabase, createScratchDatabase, openConnections, postgresAvailable } from '../support/postgres.ts';
 import { type ScratchDir, scratchDir } from '../support/sqlite.ts';
@@ -173,6 +176,31 @@ describe('one snapshot for all readers: SQLite (WAL)', () => {
     } finally {
       expect(await writer.stop()).toBeGreaterThan(100);
     }
+  });
+
+  it('holds back a later part of a sheet, even when asked for its bytes, until it is told where its rows start', async () => {
+    const part = new SqliteEncodedReader({
+      path: dir.file('accounts.db'),
+      label: 'accounts',
+      query: buildSelect('sqlite', spec, {}),
+      columns: spec.columns,
+      encoding: { ...SHEET, firstRow: undefined },
+      batchSize: 50,
+      snapshot: true,
+    });
+    await once(part, 'opened');
+    part.beginSnapshot();
+    await once(part, 'begun');
+    const chunks: Buffer[] = [];
+    part.on('data', (chunk: Buffer) => chunks.push(chunk));
+    await sleep(300);
+    expect(chunks).toEqual([]);
+    // Three full sheets of 36 rows before it: its first row is the fourth sheet's second.
+    part.startAfter(3 * 36);
+    await once(part, 'end');
+    const pieces = new SheetDataParser().push(Buffer.concat(chunks));
+    expect(pieces[0]).toEqual({ sheet: 3 });
+    expect((pieces[1] as { xml: Buffer }).xml.toString()).toMatch(/^<row r="2">/);
   });
 
   it('falls back to one reader, and says why, in rollback-journal mode', async () => {

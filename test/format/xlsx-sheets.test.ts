@@ -57,7 +57,10 @@ describe('planRows', () => {
   });
 
   it('rejects impossible limits', () => {
-    for (const bad of [1, 0, EXCEL_MAX_ROWS + 1, 2.5]) expect(() => planRows({ sheet: 0, rows: 0 }, 1, bad)).toThrow(/A sheet holds 2 to 1048576 rows/);
+    for (const bad of [1, 0, EXCEL_MAX_ROWS + 1, 2.5]) {
+      expect(() => planRows({ sheet: 0, rows: 0 }, 1, bad)).toThrow(/A sheet holds 2 to 1048576 rows/);
+      expect(() => positionAfter(1, bad)).toThrow(/A sheet holds 2 to 1048576 rows/);
+    }
   });
 });
 

@@ -260,6 +260,12 @@ describe('sink.xlsx failure and abort', () => {
   });
 });
 
+describe('sink.xlsx definition', () => {
+  it('refuses a sheet size Excel cannot hold when the sink is defined, before any run', () => {
+    for (const bad of [1, 1_048_577]) expect(() => xlsxSink({ maxRowsPerSheet: bad })).toThrow(/A sheet holds 2 to 1048576 rows/);
+  });
+});
+
 describe('sink.xlsx from a source that encodes text only', () => {
   it('never asks it for sheet rows: the rows take the row path', async () => {
     const asked: string[] = [];
