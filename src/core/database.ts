@@ -27,6 +27,25 @@ export interface CopyQuery {
   readonly settings: readonly Value[];
 }
 
+/**
+ * The export query's rows in pages of its unique key (`key > last` up to a page's rows), for a
+ * reader that fetches each page in one step (src/db/sqlite-json-pages.ts). Plain data, so that
+ * it can travel to a worker thread (src/db/select.ts builds it).
+ */
+export interface PagedSelect {
+  readonly table: string;
+  readonly key: string;
+  readonly columns: Columns;
+  /** The filters and the part's range, as SQL conditions with `?` placeholders for `values`. */
+  readonly conditions: readonly string[];
+  readonly values: readonly Value[];
+  /** Each column's select expression (timestamps made canonical), named as the column. */
+  readonly expressions: readonly string[];
+  /** The key the first page starts after (the range's lower bound). */
+  readonly after?: Value;
+  readonly limit?: number;
+}
+
 /** How `encodeRows` writes the rows: the columns' types decide the escapes. */
 export interface EncodeRequest {
   readonly columns: Columns;
@@ -34,6 +53,8 @@ export interface EncodeRequest {
   readonly batchSize: number;
   /** More queries of the same export follow (its next slices): an engine may keep what it started (a thread) for them. */
   readonly more?: boolean;
+  /** The same rows in pages of a unique key, for an engine that reads faster that way (SQLite's JSON pages). */
+  readonly pages?: PagedSelect;
 }
 
 /** Rows to write: `key` names the column that identifies a row for updates. */

@@ -5,7 +5,7 @@ import type { SqlEncoding } from '../core/types.ts';
 import type { SqlQuery } from '../core/database.ts';
 import { planKeyRanges } from './key-ranges.ts';
 import { type EncodedParts, destroyParts, partEvent } from './parallel-parts.ts';
-import { type SelectSpec, buildSelect, rangeSource } from './select.ts';
+import { type SelectSpec, buildPagedSelect, buildSelect, rangeSource } from './select.ts';
 import type { SqliteDatabase } from './sqlite.ts';
 import { SqliteEncodedReader } from './sqlite-encoded-reader.ts';
 
@@ -104,6 +104,8 @@ export async function sqliteParts(db: SqliteDatabase, spec: SelectSpec, params: 
       path: db.path,
       label: db.label,
       query: buildSelect('sqlite', spec, params, { range }),
+      // The planner's key is unique: the part can read its range in pages of it.
+      pages: buildPagedSelect(spec, params, { range }),
       columns: spec.columns,
       encoding: partEncoding(encoding, i),
       batchSize,

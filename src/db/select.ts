@@ -1,6 +1,6 @@
 import type { Column, ColumnType, Columns, TextEncoding, Value } from '../core/types.ts';
 import type { ParamValues } from '../core/params.ts';
-import { type CopyQuery, type Dialect, type SqlQuery, placeholder, quoteIdent } from '../core/database.ts';
+import { type CopyQuery, type Dialect, type PagedSelect, type SqlQuery, placeholder, quoteIdent } from '../core/database.ts';
 import { type KeyRange, type RangeSource, rangeCondition } from './key-ranges.ts';
 
 /** Declarative filters: each is applied only when its parameter has a value. */
@@ -163,6 +163,33 @@ export function buildSelect(dialect: Dialect, spec: SelectSpec, params: ParamVal
   const where = whereFor(dialect, spec, params, undefined, restrict);
   const list = spec.columns.map((c) => selectExpression(dialect, c)).join(', ');
   return { text: selectText(where, spec, params, list, restrict), values: where.values };
+}
+
+/** A restriction's lower bound (as SQLite compares it), and the restriction without it. */
+function splitLowerBound(restrict: Restriction | undefined): { after: Value | undefined; upTo: Restriction | undefined } {
+  if (!restrict) return { after: undefined, upTo: undefined };
+  if ('range' in restrict) return { after: restrict.range.after, upTo: { ...restrict, range: { ...restrict.range, after: undefined } } };
+  const after = restrict.after === undefined ? undefined : restrict.keyType === 'integer' ? sqliteInteger(restrict.after) : restrict.after;
+  return { after, upTo: { ...restrict, after: undefined } };
+}
+
+/** The export query's rows in pages of its unique key (see PagedSelect); no limit clause: the reader cuts the pages to the limit. */
+export function buildPagedSelect(spec: SelectSpec, params: ParamValues, restrict?: Restriction): PagedSelect {
+  // The range's lower bound becomes the first page's: two lower bounds on the key would leave SQLite seeking from the range's start for every page.
+  const { after, upTo } = splitLowerBound(restrict);
+  const where = whereFor('sqlite', spec, params, undefined, upTo);
+  // As in selectText: a slice is sized by its caller, a part keeps the limit.
+  const limit = spec.limitParam && (!restrict || 'range' in restrict) ? params[spec.limitParam] : undefined;
+  return {
+    table: spec.table,
+    key: spec.orderBy,
+    columns: spec.columns,
+    conditions: where.clauses,
+    values: where.values,
+    expressions: spec.columns.map((c) => selectExpression('sqlite', c)),
+    ...(after !== undefined ? { after } : {}),
+    ...(typeof limit === 'number' ? { limit } : {}),
+  };
 }
 
 /**

@@ -1,6 +1,6 @@
 import type { Columns, SqlEncoding } from '../core/types.ts';
 import type { ErrorCode } from '../core/errors.ts';
-import type { SqlQuery } from '../core/database.ts';
+import type { PagedSelect, SqlQuery } from '../core/database.ts';
 
 /** What the encoder worker is asked to do. */
 export interface EncoderJob {
@@ -10,6 +10,11 @@ export interface EncoderJob {
   readonly columns: Columns;
   readonly encoding: SqlEncoding;
   readonly batchSize: number;
+  /**
+   * The same rows in pages of a unique key, which the worker reads as JSON pages when it writes
+   * CSV, TSV or TXT and the table's columns allow it (sqlite-json-pages.ts); `query` otherwise.
+   */
+  readonly pages?: PagedSelect;
   /**
    * A part of a parallel export (parallel-sqlite.ts): open the connection at once and say so
    * ('opened'), then begin the read transaction when told ('begin' → 'begun'), while the

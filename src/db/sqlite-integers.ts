@@ -12,8 +12,10 @@ const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
  */
 export function exactIntegers(row: Row): Row {
   for (let i = 0; i < row.length; i++) {
-    const value = row[i];
+    const value: unknown = row[i];
     if (typeof value === 'bigint' && value >= MIN_SAFE && value <= MAX_SAFE) row[i] = Number(value);
+    // A BLOB is read as the text its bytes spell (as SQLite's CAST does), so that it is quoted and escaped like any text.
+    else if (value instanceof Uint8Array) row[i] = Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString('utf8');
   }
   return row;
 }

@@ -32,7 +32,7 @@ export function csvHeader(columns: Columns): string {
 }
 
 /** A single-column line `\.` would read as PostgreSQL's end-of-data marker; COPY quotes it. */
-function singleColumnField(value: Value, isText: boolean, options: CsvOptions): string {
+export function singleColumnField(value: Value, isText: boolean, options: CsvOptions): string {
   const field = csvField(value, isText, options);
   return field === '\\.' ? '"\\."' : field;
 }

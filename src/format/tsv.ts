@@ -22,7 +22,7 @@ export function tsvField(value: Value): string {
 }
 
 /** A cell of a column: text gets the formula escape first (a spreadsheet opens TSV as readily as CSV). */
-function cell(value: Value, isText: boolean, options: TsvOptions): string {
+export function tsvCell(value: Value, isText: boolean, options: TsvOptions): string {
   return tsvField(isText && options.escapeFormulas && typeof value === 'string' ? escapeFormula(value) : value);
 }
 
@@ -37,7 +37,7 @@ export function encodeTsvBatch(batch: Batch, columns: Columns, options: TsvOptio
   for (const row of batch) {
     for (let i = 0; i < width; i++) {
       if (i > 0) out += '\t';
-      out += cell(row[i] ?? null, text[i]!, options);
+      out += tsvCell(row[i] ?? null, text[i]!, options);
     }
     out += '\n';
   }
@@ -48,6 +48,6 @@ export function encodeTsvBatch(batch: Batch, columns: Columns, options: TsvOptio
 export function encodeLinesBatch(batch: Batch, columns: Columns, options: TsvOptions): string {
   const isText = columns[0]?.type === 'text';
   let out = '';
-  for (const row of batch) out += cell(row[0] ?? null, isText, options) + '\n';
+  for (const row of batch) out += tsvCell(row[0] ?? null, isText, options) + '\n';
   return out;
 }

@@ -5,7 +5,7 @@ import type { Database } from '../core/database.ts';
 import type { ColumnType, EncodedStream, KeySlice, SliceReader, SourceSpec, SqlEncoding, StageContext } from '../core/types.ts';
 import { openParallelExport } from '../db/parallel-export.ts';
 import { planKeyRanges, sliceOfRange } from '../db/key-ranges.ts';
-import { type Filter, type Restriction, type SelectSpec, type SliceRange, buildCopy, buildCount, buildRangeEnd, buildSelect, rangeSource } from '../db/select.ts';
+import { type Filter, type Restriction, type SelectSpec, type SliceRange, buildCopy, buildCount, buildPagedSelect, buildRangeEnd, buildSelect, rangeSource } from '../db/select.ts';
 
 export interface SqlSelectConfig<P extends ParamSpecs = ParamSpecs> extends SelectSpec {
   readonly summary: string;
@@ -63,7 +63,8 @@ function sliceReader(config: SqlSelectConfig): SliceReader | undefined {
       if (db.copyOut) return copied(db, config, ctx, encoding, range(slice));
       // Every slice but the last has an end: the next one follows.
       const more = slice.through !== undefined;
-      return db.encodeRows?.(buildSelect(db.dialect, config, ctx.params, range(slice)), { columns: config.columns, encoding, batchSize: ctx.batchSize, more });
+      const restrict = range(slice);
+      return db.encodeRows?.(buildSelect(db.dialect, config, ctx.params, restrict), { columns: config.columns, encoding, batchSize: ctx.batchSize, more, pages: buildPagedSelect(config, ctx.params, restrict) });
     },
   };
 }
@@ -104,7 +105,9 @@ export function sqlSelect<const P extends ParamSpecs = {}>(config: SqlSelectConf
         if (parallel) return parallel;
       }
       if (db.copyOut) return copied(db, config, ctx, encoding);
-      return db.encodeRows?.(buildSelect(db.dialect, config, ctx.params), { columns: config.columns, encoding, batchSize: ctx.batchSize });
+      // A unique key lets the engine read the rows in pages of it (SQLite: a page per step, see sqlite-json-pages.ts).
+      const pages = config.uniqueOrderBy === undefined ? undefined : buildPagedSelect(config, ctx.params);
+      return db.encodeRows?.(buildSelect(db.dialect, config, ctx.params), { columns: config.columns, encoding, batchSize: ctx.batchSize, ...(pages ? { pages } : {}) });
     },
   };
 }

@@ -1,0 +1,198 @@
+import { readFileSync } from 'node:fs';
+import BetterSqlite3 from 'better-sqlite3';
+import { afterAll, describe, expect, it } from 'vitest';
+import type { Columns, Row, TextEncoding } from '../../src/core/types.ts';
+import { buildPagedSelect, buildSelect, type SelectSpec } from '../../src/db/select.ts';
+import { runPipeline } from '../../src/index.ts';
+import { definePipeline } from '../../src/core/define.ts';
+import { csvSink } from '../../src/sinks/csv.ts';
+import { fileOutput } from '../../src/sinks/file-output.ts';
+import { tsvSink } from '../../src/sinks/tsv.ts';
+import { sqlSelect } from '../../src/sources/sql-select.ts';
+import { openReader } from '../../src/db/sqlite-connection.ts';
+import { exactIntegers } from '../../src/db/sqlite-integers.ts';
+import { JsonPages } from '../../src/db/sqlite-json-pages.ts';
+import { JsonRowsTranscoder } from '../../src/format/json-rows.ts';
+import { batchEncoder } from '../../src/format/text-encoding.ts';
+import { scratchDir } from '../support/sqlite.ts';
+
+const scratch = scratchDir();
+afterAll(() => scratch.remove());
+
+/** Text that every encoder treats differently somewhere: quoting, escapes, formulas, NUL, unicode. */
+const TEXTS: (string | null)[] = [
+  null, '', 'plain', 'a,b', 'quo"te', 'line\nbreak', 'cr\rx', '\rlead', 'tab\tx', '\tlead', 'back\\slash', '\b\f\v', '=1+1', '@x',
+  '+', '-', '+1 (555) 010-9999', '+15551234567', '+1a', '-12.5', '-1e5', '+.5', "'quoted", 'Zoë Ünïcødé 🎟️ 日本', 'sep\u2028ara\u2029tor',
+  'nul\u0000inside', '\\.', '  padded  ', ',', '"', 'x\u007fy',
+];
+
+/** An integer column holds whatever SQLite let in: big and negative integers, reals, text, a BLOB. */
+const NUMBERS = ['0', '-1', '9007199254740993', '-9223372036854775808', '9223372036854775807', '0.1 + 0.2', '1e21', '1.5', '-0.0', '1e-7', "'abc'", "''", "'=1'", "'-5'", "x'2c41'", 'NULL'];
+
+const TIMES = ["'2026-01-01T00:00:07.000Z'", "'2026-01-01 10:00:00'", "'not a date'", 'NULL', "x'41'"];
+
+const COLUMNS: Columns = [
+  { name: 'id', type: 'integer' },
+  { name: 'n', type: 'integer' },
+  { name: 't', type: 'text' },
+  { name: 'ts', type: 'timestamp' },
+];
+
+function createThings(path: string): void {
+  const db = new BetterSqlite3(path);
+  // WAL: a parallel export's readers share one snapshot only there.
+  db.pragma('journal_mode = WAL');
+  db.exec('CREATE TABLE things (id INTEGER PRIMARY KEY, n INTEGER, t TEXT, ts TEXT, loose)');
+  const insert = db.prepare('INSERT INTO things (id, t) VALUES (?, ?)');
+  let id = 0;
+  for (const text of TEXTS) insert.run(++id, text);
+  // Values that can only be written as SQL: reals, BLOBs, text that is not UTF-8.
+  for (const number of NUMBERS) db.exec(`INSERT INTO things (id, n, t) VALUES (${++id}, ${number}, 'n')`);
+  for (const time of TIMES) db.exec(`INSERT INTO things (id, ts) VALUES (${++id}, ${time})`);
+  db.exec(`INSERT INTO things (id, t) VALUES (${++id}, x'2c41')`);
+  // Text that is not UTF-8, which JavaScript strings cannot hold, after two rows that are.
+  db.exec("CREATE TABLE raw_things (id INTEGER PRIMARY KEY, n INTEGER, t TEXT, ts TEXT)");
+  db.exec("INSERT INTO raw_things (id, t) VALUES (1, 'a'), (2, 'b'), (3, CAST(x'ff41' AS TEXT)), (4, CAST(x'41c3' AS TEXT)), (5, x'ff41')");
+  db.close();
+}
+
+const path = scratch.file('things.db');
+createThings(path);
+const SPEC: SelectSpec = { table: 'things', columns: COLUMNS, orderBy: 'id' };
+
+const ENCODINGS: Record<string, TextEncoding> = {
+  csv: { format: 'csv', header: true, escapeFormulas: true, preamble: '' },
+  'csv, no formula escape': { format: 'csv', header: false, escapeFormulas: false, preamble: '' },
+  tsv: { format: 'text', header: true, escapeFormulas: true, preamble: '' },
+};
+
+/** What the row path writes: every value made a JavaScript value, then encoded. */
+function viaRows(connection: BetterSqlite3.Database, spec: SelectSpec, encoding: TextEncoding): Buffer {
+  const query = buildSelect('sqlite', spec, {});
+  const rows = (connection.prepare(query.text).raw(true).safeIntegers(true).all(...query.values) as Row[]).map(exactIntegers);
+  const encoder = batchEncoder(encoding, spec.columns);
+  return Buffer.from(encoder.header + encoder.encode(rows));
+}
+
+/** What the JSON pages write, and how many pages had to be read as values. */
+function viaPages(connection: BetterSqlite3.Database, spec: SelectSpec, encoding: TextEncoding, pageRows: number): { bytes: Buffer; valuePages: number } {
+  const pages = JsonPages.open(connection, buildPagedSelect(spec, {}), pageRows);
+  if (!pages) throw new Error('no JSON pages for this table');
+  const transcoder = new JsonRowsTranscoder(spec.columns, encoding);
+  const encoder = batchEncoder(encoding, spec.columns);
+  const parts = [Buffer.from(encoder.header)];
+  let valuePages = 0;
+  for (let page = pages.next(); page; page = pages.next()) {
+    if ('json' in page) parts.push(Buffer.from(transcoder.transcode(page.json)));
+    else {
+      valuePages++;
+      parts.push(Buffer.from(encoder.encode(page.values.map(exactIntegers))));
+    }
+  }
+  return { bytes: Buffer.concat(parts), valuePages };
+}
+
+describe('SQLite JSON pages', () => {
+  for (const [name, encoding] of Object.entries(ENCODINGS)) {
+    for (const pageRows of [1, 7, 1000]) {
+      it(`write the row path's bytes: ${name}, pages of ${pageRows}`, () => {
+        const connection = openReader(path);
+        try {
+          const expected = viaRows(connection, SPEC, encoding);
+          const { bytes, valuePages } = viaPages(connection, SPEC, encoding, pageRows);
+          expect(bytes.toString('latin1')).toBe(expected.toString('latin1'));
+          expect(valuePages).toBe(0);
+        } finally {
+          connection.close();
+        }
+      });
+    }
+  }
+
+  it('write TXT (one text column) as the row path does', () => {
+    const connection = openReader(path);
+    try {
+      const spec: SelectSpec = { ...SPEC, columns: [{ name: 't', type: 'text' }] };
+      const txt: TextEncoding = { format: 'text', header: false, escapeFormulas: true, preamble: '' };
+      expect(viaPages(connection, spec, txt, 5).bytes.toString('latin1')).toBe(viaRows(connection, spec, txt).toString('latin1'));
+      const csv: TextEncoding = { format: 'csv', header: false, escapeFormulas: true, preamble: '' };
+      expect(viaPages(connection, spec, csv, 5).bytes.toString('latin1')).toBe(viaRows(connection, spec, csv).toString('latin1'));
+    } finally {
+      connection.close();
+    }
+  });
+
+  it('read a page that is not UTF-8 as values, and only that page', () => {
+    const connection = openReader(path);
+    try {
+      const spec = { ...SPEC, table: 'raw_things' };
+      const { bytes, valuePages } = viaPages(connection, spec, ENCODINGS.csv!, 2);
+      expect(valuePages).toBe(2);
+      expect(bytes.toString('latin1')).toBe(viaRows(connection, spec, ENCODINGS.csv!).toString('latin1'));
+      expect(bytes.toString('utf8')).toContain('\uFFFDA');
+    } finally {
+      connection.close();
+    }
+  });
+
+  it('stop at the limit, in the middle of a page', () => {
+    const connection = openReader(path);
+    try {
+      const limited = { ...SPEC, limitParam: 'limit' };
+      const pages = JsonPages.open(connection, buildPagedSelect(limited, { limit: 10 }), 4)!;
+      const counts: number[] = [];
+      for (let page = pages.next(); page; page = pages.next()) counts.push(page.rows);
+      expect(counts).toEqual([4, 4, 2]);
+    } finally {
+      connection.close();
+    }
+  });
+
+  it('start after a range lower bound and stop at its upper one', () => {
+    const connection = openReader(path);
+    try {
+      const plan = buildPagedSelect(SPEC, {}, { key: 'id', keyType: 'integer', after: '3', through: '12' });
+      const pages = JsonPages.open(connection, plan, 4)!;
+      let rows = 0;
+      for (let page = pages.next(); page; page = pages.next()) rows += page.rows;
+      expect(rows).toBe(9);
+    } finally {
+      connection.close();
+    }
+  });
+
+  it('are refused for a text column without TEXT affinity, whose reals JSON would cast differently', () => {
+    const connection = openReader(path);
+    try {
+      const spec: SelectSpec = { ...SPEC, columns: [...COLUMNS, { name: 'loose', type: 'text' }] };
+      expect(JsonPages.open(connection, buildPagedSelect(spec, {}), 10)).toBeUndefined();
+    } finally {
+      connection.close();
+    }
+  });
+
+  it.each([
+    ['CSV', csvSink()],
+    ['TSV', tsvSink()],
+  ])('are what an export with a unique key reads (%s): one reader or three, the bytes of an export without one', async (_name, sink) => {
+    const pipeline = (uniqueOrderBy?: 'integer') =>
+      definePipeline({
+        name: 'things',
+        description: 'Things (test)',
+        params: {},
+        source: sqlSelect({ summary: 'things', ...SPEC, ...(uniqueOrderBy ? { uniqueOrderBy } : {}) }),
+        transforms: [],
+        sink,
+      });
+    const run = async (paged: boolean, parallel: number) => {
+      const out = scratch.file(`things-${paged}-${parallel}.out`);
+      const summary = await runPipeline(pipeline(paged ? 'integer' : undefined), { database: `sqlite:${path}`, params: {}, output: fileOutput(out), parallel, inDatabase: true });
+      expect((summary.notes?.readers as { count: number } | undefined)?.count ?? 1).toBe(parallel);
+      return readFileSync(out).toString('latin1');
+    };
+    const expected = await run(false, 1);
+    expect(await run(true, 1)).toBe(expected);
+    expect(await run(true, 3)).toBe(expected);
+  });
+});
+
