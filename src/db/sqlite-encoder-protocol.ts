@@ -52,6 +52,8 @@ export type ToEncoder =
 /** From the worker: `length` bytes in `bytes` (with the rows encoded so far), the end, or a failure. */
 export type FromEncoder =
   | { readonly type: 'chunk'; readonly bytes: ArrayBuffer; readonly length: number; readonly rows: number }
+  /** A page of JSON rows (sqlite-json-pages.ts), for the reader to encode. */
+  | { readonly type: 'json'; readonly bytes: ArrayBuffer; readonly length: number; readonly rows: number }
   | { readonly type: 'end'; readonly rowCount: number }
   | { readonly type: 'opened' | 'begun' }
   | { readonly type: 'counted'; readonly rows: number }

@@ -11,7 +11,6 @@ import type BetterSqlite3 from 'better-sqlite3';
 import { toSluiceError } from '../core/errors.ts';
 import { heldBytes } from '../core/heap.ts';
 import type { Row } from '../core/types.ts';
-import { JsonRowsTranscoder } from '../format/json-rows.ts';
 import { batchEncoder } from '../format/text-encoding.ts';
 import { SheetDataEncoder, recordText } from '../format/xlsx-sheet-data.ts';
 import { columnWidths } from '../format/xlsx-sheets.ts';
@@ -48,9 +47,13 @@ let rowCount = 0;
 /** Writes a batch into the chunk; only the text encoders' first batch has a header before it. */
 type Encode = (batch: Row[], chunk: TransferChunk) => void;
 let encode: Encode | undefined;
-/** Fills a chunk with about CHUNK_BYTES of encoded rows; true once the rows have ended. */
-type Fill = (chunk: TransferChunk) => boolean;
-let fill: Fill | undefined;
+/** The next message for the reader (none when the rows ended with the last) and whether the rows have ended. */
+interface Produced {
+  readonly message?: FromEncoder;
+  readonly transfer?: ArrayBuffer[];
+  readonly ended: boolean;
+}
+let produce: (() => Produced) | undefined;
 let header = '';
 /** A sheet's data rows before this part's first, once known (see SheetEncoding.firstRow). */
 let firstRow: number | undefined;
@@ -63,24 +66,11 @@ let waiting = false;
  * counted and why): chunks of dead text pile up in the old generation otherwise. `gc` exists
  * when the process runs with --expose-gc (the CLI does); without it V8 collects as usual.
  */
-const collect = (globalThis as { gc?: (options?: { type: 'minor' }) => void }).gc;
+const collect = (globalThis as { gc?: () => void }).gc;
 const TRIM_GROWTH_BYTES = 4 * 1024 * 1024;
 let heapBaseline = heldBytes();
-/**
- * Bytes of the Buffers better-sqlite3 made for JSON pages since the last collection: V8 counts
- * them in neither its heap nor its external memory, so it lets them pile up (a single reader of
- * 1,000,000 tickets peaked at 160 MB against 110 MB). They die young: a scavenge every few MB
- * frees them, at no measurable cost, where a full collection cost a second.
- */
-let pageBytes = 0;
-
 function trimHeap(): void {
-  if (!collect) return;
-  if (pageBytes >= TRIM_GROWTH_BYTES) {
-    collect({ type: 'minor' });
-    pageBytes = 0;
-  }
-  if (heldBytes() - heapBaseline < TRIM_GROWTH_BYTES) return;
+  if (!collect || heldBytes() - heapBaseline < TRIM_GROWTH_BYTES) return;
   collect();
   heapBaseline = heldBytes();
 }
@@ -115,7 +105,7 @@ function idle(): void {
   connection = undefined;
   rows = undefined;
   encode = undefined;
-  fill = undefined;
+  produce = undefined;
   firstRow = undefined;
   credits = 0;
   rowCount = 0;
@@ -126,54 +116,77 @@ function idle(): void {
 function start(): void {
   connection ??= openReader(job.path);
   encode = encoderFor(job);
-  const { encoding } = job;
-  const pages = job.pages && encoding.format !== 'xlsx-sheet' ? JsonPages.open(connection, job.pages, job.batchSize) : undefined;
-  if (pages && encoding.format !== 'xlsx-sheet') {
-    fill = pageFill(pages, new JsonRowsTranscoder(job.columns, encoding), encode);
+  const pages = job.pages && job.encoding.format !== 'xlsx-sheet' ? JsonPages.open(connection, job.pages, job.batchSize) : undefined;
+  if (pages) {
+    produce = pageProducer(pages, encode);
     return;
   }
   const statement = connection.prepare(job.query.text).raw(true).safeIntegers(true);
   rows = statement.iterate(...job.query.values) as IterableIterator<unknown[]>;
-  fill = rowFill(rows, encode);
+  produce = rowProducer(rows, encode);
 }
 
-/** Rows a batch at a time, encoded from their values. */
-function rowFill(rows: IterableIterator<unknown[]>, encodeBatch: Encode): Fill {
-  return (chunk) => {
-    while (chunk.length < CHUNK_BYTES) {
+/** A chunk to write into, the header (if not sent yet) first. */
+function newChunk(): TransferChunk {
+  const chunk = new TransferChunk(spare, CHUNK_BYTES * 2);
+  if (header) chunk.append(header);
+  header = '';
+  return chunk;
+}
+
+function chunkMessage(chunk: TransferChunk, ended: boolean): Produced {
+  const { bytes, length } = chunk.take();
+  return { message: { type: 'chunk', bytes, length, rows: rowCount }, transfer: [bytes], ended };
+}
+
+/** Chunks of about CHUNK_BYTES, encoded from the rows' values a batch at a time. */
+function rowProducer(rows: IterableIterator<unknown[]>, encodeBatch: Encode): () => Produced {
+  return () => {
+    const chunk = newChunk();
+    let ended = false;
+    while (chunk.length < CHUNK_BYTES && !ended) {
       const batch: Row[] = [];
       for (let i = 0; i < job.batchSize; i++) {
         const next = rows.next();
         if (next.done) {
-          rowCount += batch.length;
-          if (batch.length > 0) encodeBatch(batch, chunk);
-          return true;
+          ended = true;
+          break;
         }
         // Integers stay BigInts: the encoders write them exactly, whatever their size.
         batch.push(next.value as Row);
       }
       rowCount += batch.length;
-      encodeBatch(batch, chunk);
+      if (batch.length > 0) encodeBatch(batch, chunk);
     }
-    return false;
+    return chunkMessage(chunk, ended);
   };
 }
 
-/** Pages of JSON rows (see sqlite-json-pages.ts) turned into the encoding's bytes. */
-function pageFill(pages: JsonPages, transcoder: JsonRowsTranscoder, encodeBatch: Encode): Fill {
-  return (chunk) => {
-    while (chunk.length < CHUNK_BYTES) {
-      const page = pages.next();
-      if (!page) return true;
-      rowCount += page.rows;
-      if ('json' in page) {
-        pageBytes += page.json.length;
-        chunk.appendBytes(transcoder.transcode(page.json));
-      }
-      else encodeBatch(page.values.map(exactIntegers), chunk);
+/**
+ * Pages of JSON rows (see sqlite-json-pages.ts), sent as SQLite wrote them: the reader turns
+ * them into the encoding's bytes while this thread reads the next page. A page read as values
+ * is encoded here.
+ */
+function pageProducer(pages: JsonPages, encodeBatch: Encode): () => Produced {
+  return () => {
+    if (header) return chunkMessage(newChunk(), false);
+    const page = pages.next();
+    if (!page) return { ended: true };
+    rowCount += page.rows;
+    if ('values' in page) {
+      const chunk = newChunk();
+      encodeBatch(page.values.map(exactIntegers), chunk);
+      return chunkMessage(chunk, false);
     }
-    return false;
+    const bytes = ownBuffer(page.json);
+    return { message: { type: 'json', bytes, length: page.json.length, rows: rowCount }, transfer: [bytes], ended: false };
   };
+}
+
+/** The bytes in an ArrayBuffer of their own, to transfer (copied only if the Buffer shares one). */
+function ownBuffer(bytes: Uint8Array): ArrayBuffer {
+  const whole = bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength;
+  return (whole ? bytes : new Uint8Array(bytes)).buffer as ArrayBuffer;
 }
 
 function encoderFor(job: EncoderJob): Encode {
@@ -209,17 +222,15 @@ function ready(): boolean {
   return begun && sheetStart() !== undefined;
 }
 
-/** Sends chunks while the reader has credit for them; the last one says how many rows there were. */
+/** Sends messages while the reader has credit for them, then the end with how many rows there were. */
 function pump(): void {
-  const fillChunk = fill!;
+  const next = produce!;
   while (credits > 0 && !finished) {
-    const chunk = new TransferChunk(spare, CHUNK_BYTES * 2);
-    if (header) chunk.append(header);
-    header = '';
-    const ended = fillChunk(chunk);
-    credits--;
-    const { bytes, length } = chunk.take();
-    send({ type: 'chunk', bytes, length, rows: rowCount }, [bytes]);
+    const { message, transfer, ended } = next();
+    if (message) {
+      credits--;
+      send(message, transfer);
+    }
     trimHeap();
     if (ended) {
       // The connection closes before the reader hears of the end: by then nothing is held.
@@ -254,7 +265,7 @@ function beginSnapshot(): void {
 /** Starts or goes on reading, once ready and given credit. */
 function resume(): void {
   if (credits === 0 || !ready()) return;
-  if (!fill) start();
+  if (!produce) start();
   pump();
 }
 
