@@ -104,6 +104,7 @@ export class SqliteEncodedReader extends Readable {
         // A copy of our own: the worker's buffer goes back to it to be filled again.
         this.push(Buffer.from(new Uint8Array(message.bytes, 0, message.length)));
         this.#returned.push(message.bytes);
+        releaseYoungBuffers(message.length);
         return;
       case 'json':
         this.#outstanding--;

@@ -66,6 +66,23 @@ const ENCODINGS: Record<string, TextEncoding> = {
   tsv: { format: 'text', header: true, escapeFormulas: true, preamble: '' },
 };
 
+/** Runs `use` on a reader connection to the test file, closed afterwards. */
+function withReader<T>(use: (connection: BetterSqlite3.Database) => T): T {
+  const connection = openReader(path);
+  try {
+    return use(connection);
+  } finally {
+    connection.close();
+  }
+}
+
+/** The row count of each page. */
+function pageRows(pages: JsonPages): number[] {
+  const counts: number[] = [];
+  for (let page = pages.next(); page; page = pages.next()) counts.push(page.rows);
+  return counts;
+}
+
 /** What the row path writes: every value made a JavaScript value, then encoded. */
 function viaRows(connection: BetterSqlite3.Database, spec: SelectSpec, encoding: TextEncoding): Buffer {
   const query = buildSelect('sqlite', spec, {});
@@ -94,81 +111,57 @@ function viaPages(connection: BetterSqlite3.Database, spec: SelectSpec, encoding
 
 describe('SQLite JSON pages', () => {
   for (const [name, encoding] of Object.entries(ENCODINGS)) {
-    for (const pageRows of [1, 7, 1000]) {
-      it(`write the row path's bytes: ${name}, pages of ${pageRows}`, () => {
-        const connection = openReader(path);
-        try {
+    for (const size of [1, 7, 1000]) {
+      it(`write the row path's bytes: ${name}, pages of ${size}`, () => {
+        withReader((connection) => {
           const expected = viaRows(connection, SPEC, encoding);
-          const { bytes, valuePages } = viaPages(connection, SPEC, encoding, pageRows);
+          const { bytes, valuePages } = viaPages(connection, SPEC, encoding, size);
           expect(bytes.toString('latin1')).toBe(expected.toString('latin1'));
           expect(valuePages).toBe(0);
-        } finally {
-          connection.close();
-        }
+        });
       });
     }
   }
 
   it('write TXT (one text column) as the row path does', () => {
-    const connection = openReader(path);
-    try {
+    withReader((connection) => {
       const spec: SelectSpec = { ...SPEC, columns: [{ name: 't', type: 'text' }] };
       const txt: TextEncoding = { format: 'text', header: false, escapeFormulas: true, preamble: '' };
       expect(viaPages(connection, spec, txt, 5).bytes.toString('latin1')).toBe(viaRows(connection, spec, txt).toString('latin1'));
       const csv: TextEncoding = { format: 'csv', header: false, escapeFormulas: true, preamble: '' };
       expect(viaPages(connection, spec, csv, 5).bytes.toString('latin1')).toBe(viaRows(connection, spec, csv).toString('latin1'));
-    } finally {
-      connection.close();
-    }
+    });
   });
 
-  it('read a page that is not UTF-8 as values, and only that page', () => {
-    const connection = openReader(path);
-    try {
+  it('read the pages that are not UTF-8 as values, and only those', () => {
+    withReader((connection) => {
       const spec = { ...SPEC, table: 'raw_things' };
       const { bytes, valuePages } = viaPages(connection, spec, ENCODINGS.csv!, 2);
       expect(valuePages).toBe(2);
       expect(bytes.toString('latin1')).toBe(viaRows(connection, spec, ENCODINGS.csv!).toString('latin1'));
       expect(bytes.toString('utf8')).toContain('\uFFFDA');
-    } finally {
-      connection.close();
-    }
+    });
   });
 
   it('stop at the limit, in the middle of a page', () => {
-    const connection = openReader(path);
-    try {
+    withReader((connection) => {
       const limited = { ...SPEC, limitParam: 'limit' };
-      const pages = JsonPages.open(connection, buildPagedSelect(limited, { limit: 10 }), 4)!;
-      const counts: number[] = [];
-      for (let page = pages.next(); page; page = pages.next()) counts.push(page.rows);
-      expect(counts).toEqual([4, 4, 2]);
-    } finally {
-      connection.close();
-    }
+      expect(pageRows(JsonPages.open(connection, buildPagedSelect(limited, { limit: 10 }), 4)!)).toEqual([4, 4, 2]);
+    });
   });
 
   it('start after a range lower bound and stop at its upper one', () => {
-    const connection = openReader(path);
-    try {
+    withReader((connection) => {
       const plan = buildPagedSelect(SPEC, {}, { key: 'id', keyType: 'integer', after: '3', through: '12' });
-      const pages = JsonPages.open(connection, plan, 4)!;
-      let rows = 0;
-      for (let page = pages.next(); page; page = pages.next()) rows += page.rows;
-      expect(rows).toBe(9);
-    } finally {
-      connection.close();
-    }
+      expect(pageRows(JsonPages.open(connection, plan, 4)!)).toEqual([4, 4, 1]);
+    });
   });
 
   it('are refused for a text column without TEXT affinity, whose reals JSON would cast differently', () => {
-    const connection = openReader(path);
-    try {
+    withReader((connection) => {
       const spec: SelectSpec = { ...SPEC, columns: [...COLUMNS, { name: 'loose', type: 'text' }] };
       expect(JsonPages.open(connection, buildPagedSelect(spec, {}), 10)).toBeUndefined();
-    } finally {
-      connection.close();
-    }
+    });
   });
 
   it.each([
