@@ -16,6 +16,8 @@ export interface PartsRequest {
   /** Readers wanted; fewer run when the data or the database cannot use them. */
   readonly parallel: number;
   readonly batchSize: number;
+  /** The order is a unique key (`uniqueOrderBy`): a part may read its range in pages of it. */
+  readonly uniqueKey?: boolean;
 }
 
 /**
@@ -28,7 +30,7 @@ export function openEncodedParts(db: Database, spec: SelectSpec, params: ParamVa
     if (encoding.format === 'xlsx-sheet') return Promise.resolve({ readers: 1, reason: 'PostgreSQL cannot write XLSX rows (COPY writes CSV and text): sluice encodes them, on one reader' });
     return postgresParts(db, spec, params, encoding, request.parallel);
   }
-  if (db instanceof SqliteDatabase) return sqliteParts(db, spec, params, encoding, request.parallel, request.batchSize);
+  if (db instanceof SqliteDatabase) return sqliteParts(db, spec, params, encoding, request);
   return Promise.resolve({ readers: 1, reason: `${db.label} has no parallel reader` });
 }
 
@@ -57,8 +59,8 @@ class ParallelExport extends OrderedAssembly implements EncodedStream {
  * A file export read by `ctx.parallel` readers, or undefined when it runs on one (the reason is
  * in the debug log). Either way the run's summary notes the readers and why.
  */
-export async function openParallelExport(db: Database, spec: SelectSpec, ctx: StageContext, encoding: SqlEncoding): Promise<EncodedStream | undefined> {
-  const planned = await openEncodedParts(db, spec, ctx.params, encoding, { parallel: ctx.parallel ?? 1, batchSize: ctx.batchSize });
+export async function openParallelExport(db: Database, spec: SelectSpec, ctx: StageContext, encoding: SqlEncoding, uniqueKey: boolean): Promise<EncodedStream | undefined> {
+  const planned = await openEncodedParts(db, spec, ctx.params, encoding, { parallel: ctx.parallel ?? 1, batchSize: ctx.batchSize, uniqueKey });
   ctx.metrics.note('readers', { count: planned.readers, asked: ctx.parallel, reason: planned.reason });
   ctx.logger.debug({ readers: planned.readers }, `${planned.readers} reader(s): ${planned.reason}`);
   if (!planned.parts) return undefined;

@@ -5,6 +5,7 @@ import type { SqlEncoding } from '../core/types.ts';
 import type { SqlQuery } from '../core/database.ts';
 import { planKeyRanges } from './key-ranges.ts';
 import { type EncodedParts, destroyParts, partEvent } from './parallel-parts.ts';
+import type { PartsRequest } from './parallel-export.ts';
 import { type SelectSpec, buildPagedSelect, buildSelect, rangeSource } from './select.ts';
 import type { SqliteDatabase } from './sqlite.ts';
 import { SqliteEncodedReader } from './sqlite-encoded-reader.ts';
@@ -90,7 +91,8 @@ function placeAfter(parts: readonly SqliteEncodedReader[], counts: readonly numb
  * must not hold writers back): it only balances the parts, while the ranges cover every key
  * whatever commits in between. A limit, though, must be cut in the readers' snapshot: one reader.
  */
-export async function sqliteParts(db: SqliteDatabase, spec: SelectSpec, params: ParamValues, encoding: SqlEncoding, wanted: number, batchSize: number): Promise<EncodedParts> {
+export async function sqliteParts(db: SqliteDatabase, spec: SelectSpec, params: ParamValues, encoding: SqlEncoding, request: PartsRequest): Promise<EncodedParts> {
+  const { parallel: wanted, batchSize } = request;
   const [mode] = await db.query({ text: 'PRAGMA journal_mode', values: [] });
   const journal = String(mode?.[0]);
   if (journal !== 'wal') return { readers: 1, reason: `the database is in ${journal} journal mode, where connections cannot share one snapshot (WAL can)` };
@@ -104,8 +106,8 @@ export async function sqliteParts(db: SqliteDatabase, spec: SelectSpec, params: 
       path: db.path,
       label: db.label,
       query: buildSelect('sqlite', spec, params, { range }),
-      // The planner's key is unique: the part can read its range in pages of it.
-      pages: buildPagedSelect(spec, params, { range }),
+      // Pages need `key > last` to skip exactly the rows read: a key with duplicates keeps the row path.
+      ...(request.uniqueKey ? { pages: buildPagedSelect(spec, params, { range }) } : {}),
       columns: spec.columns,
       encoding: partEncoding(encoding, i),
       batchSize,

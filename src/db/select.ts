@@ -153,7 +153,9 @@ function limitFor(where: Where, spec: SelectSpec, params: ParamValues, atMost = 
 }
 
 function selectText(where: Where, spec: SelectSpec, params: ParamValues, list: string, restrict?: Restriction): string {
-  const text = `SELECT ${list} FROM ${quoteIdent(spec.table)}${where.toSql()} ORDER BY ${quoteIdent(spec.orderBy)}`;
+  // SQLite would order by an output column of the key's name (a timestamp made canonical) where the key's own value is what `key > last` compares.
+  const order = where.dialect === 'sqlite' ? `${quoteIdent(spec.table)}.${quoteIdent(spec.orderBy)}` : quoteIdent(spec.orderBy);
+  const text = `SELECT ${list} FROM ${quoteIdent(spec.table)}${where.toSql()} ORDER BY ${order}`;
   // A slice is sized by its caller (buildRangeEnd); a part keeps the limit, which its range already honours.
   return restrict && !('range' in restrict) ? text : text + limitFor(where, spec, params);
 }

@@ -1,6 +1,7 @@
 import { isUtf8 } from 'node:buffer';
 import type BetterSqlite3 from 'better-sqlite3';
 import { type PagedSelect, quoteIdent } from '../core/database.ts';
+import { SluiceError } from '../core/errors.ts';
 import type { Columns, Row } from '../core/types.ts';
 
 /**
@@ -31,7 +32,7 @@ function textAffinity(declared: string): boolean {
 export function jsonArguments(columns: Columns, declared: ReadonlyMap<string, string>): string | undefined {
   const args: string[] = [];
   for (const column of columns) {
-    const type = declared.get(column.name.toLowerCase());
+    const type = declared.get(asciiLower(column.name));
     if (type === undefined) return undefined;
     const name = quoteIdent(column.name);
     if (column.type === 'integer') args.push(`iif(typeof(${name}) = 'blob', CAST(${name} AS TEXT), ${name})`);
@@ -41,12 +42,30 @@ export function jsonArguments(columns: Columns, declared: ReadonlyMap<string, st
   return args.join(', ');
 }
 
-/** The page's rows (`after`: past the last key read), key first as sluice_key. */
+/** SQLite folds ASCII letters only when it compares names. */
+function asciiLower(name: string): string {
+  return name.replace(/[A-Z]/g, (c) => c.toLowerCase());
+}
+
+/** The key's name in the page's rows: sluice_key, or with underscores added until no column has it. */
+function keyAlias(plan: PagedSelect): string {
+  const names = new Set(plan.columns.map((c) => asciiLower(c.name)));
+  let alias = 'sluice_key';
+  while (names.has(alias)) alias += '_';
+  return alias;
+}
+
+/**
+ * The page's rows (`after`: past the last key read), the key first. They are ordered by the
+ * key's stored value, which `key > last` compares, not by a column's output expression of the
+ * same name (a timestamp made canonical), whose order can differ for mixed formats.
+ */
 export function pageRowsSql(plan: PagedSelect, after: boolean): string {
   const key = quoteIdent(plan.key);
+  const alias = quoteIdent(keyAlias(plan));
   const conditions = after ? [...plan.conditions, `${key} > ?`] : plan.conditions;
   const where = conditions.length ? ` WHERE ${conditions.join(' AND ')}` : '';
-  return `SELECT ${key} AS sluice_key, ${plan.expressions.join(', ')} FROM ${quoteIdent(plan.table)}${where} ORDER BY ${key} LIMIT ?`;
+  return `SELECT ${key} AS ${alias}, ${plan.expressions.join(', ')} FROM ${quoteIdent(plan.table)}${where} ORDER BY ${alias} LIMIT ?`;
 }
 
 /**
@@ -55,7 +74,22 @@ export function pageRowsSql(plan: PagedSelect, after: boolean): string {
  * LIMIT is never flattened into an aggregate), so group_concat joins them in key order.
  */
 export function pageSql(plan: PagedSelect, args: string, after: boolean): string {
-  return `SELECT CAST(group_concat(json_array(${args}), char(10)) AS BLOB), max(sluice_key), count(*) FROM (${pageRowsSql(plan, after)})`;
+  const alias = quoteIdent(keyAlias(plan));
+  return `SELECT CAST(group_concat(json_array(${args}), char(10)) AS BLOB), max(${alias}), count(*) FROM (${pageRowsSql(plan, after)})`;
+}
+
+/**
+ * Why the export cannot be read in JSON pages on this connection, or undefined. A UTF-16
+ * database casts its text to UTF-16 bytes; a key without an index would make every page a scan
+ * and sort of the whole table.
+ */
+function refusal(connection: BetterSqlite3.Database, plan: PagedSelect, args: string): string | undefined {
+  const encoding = connection.pragma('encoding', { simple: true });
+  if (encoding !== 'UTF-8') return `the database's text is ${String(encoding)}`;
+  const explain = connection.prepare(`EXPLAIN QUERY PLAN ${pageSql(plan, args, true)}`).raw(true);
+  const steps = explain.all(...plan.values, null, 1) as unknown[][];
+  if (steps.some((step) => String(step.at(-1)).includes('TEMP B-TREE'))) return `no index gives ${plan.table} in ${plan.key} order`;
+  return undefined;
 }
 
 /** A page read: its JSON rows, or (for text JavaScript could not hold) its rows as values. */
@@ -66,7 +100,7 @@ export class JsonPages {
   readonly #plan: PagedSelect;
   readonly #pageRows: number;
   readonly #args: string;
-  /** The first page's statement and the next pages' (prepared once: a page is a few milliseconds). */
+  /** The first page's statement and the next pages', then the same as rows (prepared once: a page is a few milliseconds). */
   readonly #statements: (BetterSqlite3.Statement | undefined)[] = [];
   #last: unknown;
   #remaining: number;
@@ -76,10 +110,11 @@ export class JsonPages {
   static open(connection: BetterSqlite3.Database, plan: PagedSelect, pageRows: number): JsonPages | undefined {
     const declared = new Map<string, string>();
     for (const [name, type] of connection.prepare('SELECT name, type FROM pragma_table_xinfo(?)').raw(true).all(plan.table) as [string, string][]) {
-      declared.set(name.toLowerCase(), type);
+      declared.set(asciiLower(name), type);
     }
     const args = jsonArguments(plan.columns, declared);
-    return args === undefined ? undefined : new JsonPages(connection, plan, pageRows, args);
+    if (args === undefined || refusal(connection, plan, args) !== undefined) return undefined;
+    return new JsonPages(connection, plan, pageRows, args);
   }
 
   private constructor(connection: BetterSqlite3.Database, plan: PagedSelect, pageRows: number, args: string) {
@@ -106,10 +141,13 @@ export class JsonPages {
     this.#remaining -= rows;
     this.#ended = rows < size || this.#remaining === 0;
     if (rows === 0 || json === null) return undefined;
+    // `key > NULL` matches nothing: the rows after a NULL key would be lost without a word.
+    if (last === null) throw new SluiceError('INVALID_DEFINITION', `The export's unique key ${this.#plan.key} holds NULL in ${this.#plan.table}: declare uniqueOrderBy only for a key that is never NULL (a primary key).`);
     this.#last = last;
     if (isUtf8(json)) return { rows, json };
     // Text that is not UTF-8 (a cast BLOB, say) reads as the row path reads it: decoded with replacement characters.
-    const values = this.#connection.prepare(pageRowsSql(this.#plan, after)).raw(true).safeIntegers(true).all(...binds) as Row[];
+    const rowsStatement = (this.#statements[index + 2] ??= this.#connection.prepare(pageRowsSql(this.#plan, after)).raw(true).safeIntegers(true));
+    const values = rowsStatement.all(...binds) as Row[];
     return { rows, values: values.map((row) => row.slice(1)) };
   }
 }

@@ -1,3 +1,4 @@
+import { SluiceError } from '../core/errors.ts';
 import type { Columns, TextEncoding, Value } from '../core/types.ts';
 import { csvField, singleColumnField } from './csv.ts';
 import { tsvCell } from './tsv.ts';
@@ -97,6 +98,7 @@ export class JsonRowsTranscoder {
           const start = at;
           let real = false;
           for (let b = first; b !== COMMA && b !== CLOSE; b = page[++i]!) {
+            if (i >= n) throw malformed();
             real ||= isRealByte(b);
             out[at++] = b;
           }
@@ -113,6 +115,7 @@ export class JsonRowsTranscoder {
         let comma = false;
         let b = page[++i]!;
         while (b !== QUOTE && b !== BACKSLASH) {
+          if (i >= n) throw malformed();
           if (b === COMMA) comma = true;
           out[at++] = b;
           b = page[++i]!;
@@ -160,8 +163,16 @@ export class JsonRowsTranscoder {
 
 /** The index of the quote that closes a string with escapes, from inside it. */
 function closingQuote(page: Uint8Array, i: number): number {
-  for (let b = page[i]!; b !== QUOTE; b = page[++i]!) if (b === BACKSLASH) i++;
+  for (let b = page[i]!; b !== QUOTE; b = page[++i]!) {
+    if (i >= page.length) throw malformed();
+    if (b === BACKSLASH) i++;
+  }
   return i;
+}
+
+/** Input that is not rows of JSON arrays: a bug, never a reason to loop past the end. */
+function malformed(): SluiceError {
+  return new SluiceError('INTERNAL', 'A page of JSON rows ended in the middle of a value.');
 }
 
 /** Moves the field at start..end along for its CSV quotes and formula `'`; returns its new end. */

@@ -101,7 +101,7 @@ export function sqlSelect<const P extends ParamSpecs = {}>(config: SqlSelectConf
     async openEncoded(ctx: StageContext, encoding) {
       const db = await ctx.database();
       if ((ctx.parallel ?? 1) > 1) {
-        const parallel = await openParallelExport(db, config, ctx, encoding);
+        const parallel = await openParallelExport(db, config, ctx, encoding, config.uniqueOrderBy !== undefined);
         if (parallel) return parallel;
       }
       if (db.copyOut) return copied(db, config, ctx, encoding);

@@ -55,7 +55,7 @@ describe('key ranges from tiles (pure)', () => {
     expect(copy.text).toContain(`WHERE "grp" = current_setting('sluice.p1') AND "id" > current_setting('sluice.p2')::bigint AND "id" <= current_setting('sluice.p3')::bigint ORDER BY "id"`);
     expect(copy.settings).toEqual(['a', '10', '20']);
     const select = buildSelect('sqlite', spec, {}, { range: { after: 3n, rows: 1 } });
-    expect(select).toEqual({ text: 'SELECT "id" FROM "items" WHERE "id" > ? ORDER BY "id"', values: [3n] });
+    expect(select).toEqual({ text: 'SELECT "id" FROM "items" WHERE "id" > ? ORDER BY "items"."id"', values: [3n] });
     expect(rangeSource('postgres', { ...spec, limitParam: 'limit' }, { grp: 'a', limit: 7 })).toEqual({ table: 'items', key: 'id', where: '"grp" = $1', values: ['a'], limit: 7 });
   });
 

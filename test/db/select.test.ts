@@ -11,7 +11,7 @@ describe('SQL building', () => {
     const query = buildSelect('sqlite', spec, hostile);
     expect(query.text).not.toContain('DROP');
     expect(query.text).not.toContain("'1'='1");
-    expect(query.text).toContain('ORDER BY "id" LIMIT ?');
+    expect(query.text).toContain('ORDER BY "tickets"."id" LIMIT ?');
     const needle = "%'; drop table tickets; --";
     expect(query.values).toEqual(['sold', "x' OR '1'='1", '2026-01-31T00:00:00.000Z', '2026-03-01T00:00:00.000Z', needle, needle, needle, 5]);
   });

@@ -164,6 +164,93 @@ describe('SQLite JSON pages', () => {
     });
   });
 
+  it('are refused for a UTF-16 database, whose cast text is not UTF-8, and for a key no index orders', () => {
+    const utf16 = scratch.file('utf16.db');
+    const db = new BetterSqlite3(utf16);
+    db.pragma("encoding = 'UTF-16le'");
+    db.exec("CREATE TABLE things (id INTEGER PRIMARY KEY, n INTEGER, t TEXT, ts TEXT, loose, plain INTEGER); INSERT INTO things (id, t, plain) VALUES (1, 'a', 2), (2, 'b', 1)");
+    db.close();
+    const connection = openReader(utf16);
+    try {
+      expect(JsonPages.open(connection, buildPagedSelect(SPEC, {}), 10)).toBeUndefined();
+    } finally {
+      connection.close();
+    }
+    withReader((reader) => {
+      expect(JsonPages.open(reader, buildPagedSelect(SPEC, {}), 10)).toBeDefined();
+      expect(JsonPages.open(reader, buildPagedSelect({ ...SPEC, orderBy: 'n' }, {}), 10)).toBeUndefined();
+    });
+  });
+
+  it('name the key apart from an exported column called sluice_key', () => {
+    const named = scratch.file('named.db');
+    const db = new BetterSqlite3(named);
+    db.exec("CREATE TABLE t (id INTEGER PRIMARY KEY, sluice_key TEXT); INSERT INTO t VALUES (1, 'x'), (2, 'y')");
+    db.close();
+    const spec: SelectSpec = { table: 't', columns: [{ name: 'id', type: 'integer' }, { name: 'sluice_key', type: 'text' }], orderBy: 'id' };
+    const connection = openReader(named);
+    try {
+      const csv = ENCODINGS['csv, no formula escape']!;
+      expect(viaPages(connection, spec, csv, 1).bytes.toString()).toBe('1,x\n2,y\n');
+    } finally {
+      connection.close();
+    }
+  });
+
+  it('fail, rather than stop early, at a NULL in the unique key', () => {
+    const nulls = scratch.file('nulls.db');
+    const db = new BetterSqlite3(nulls);
+    db.exec("CREATE TABLE t (k TEXT UNIQUE, v TEXT); INSERT INTO t VALUES (NULL, 'a'), (NULL, 'b'), ('c', 'c'), ('d', 'd')");
+    db.close();
+    const spec: SelectSpec = { table: 't', columns: [{ name: 'v', type: 'text' }], orderBy: 'k' };
+    const connection = openReader(nulls);
+    try {
+      const pages = JsonPages.open(connection, buildPagedSelect(spec, {}), 2)!;
+      expect(() => pageRows(pages)).toThrow(/holds NULL/);
+    } finally {
+      connection.close();
+    }
+  });
+
+  it('follow a timestamp key stored in mixed formats in its stored order, as the row path does', () => {
+    const mixed = scratch.file('mixed.db');
+    const db = new BetterSqlite3(mixed);
+    db.exec("CREATE TABLE t (ts TEXT PRIMARY KEY, v TEXT); INSERT INTO t VALUES ('2024-01-01 10:00:00', 'ten'), ('2024-01-01T09:00:00.000Z', 'nine'), ('2024-01-01T11:00:00.000Z', 'eleven')");
+    db.close();
+    const spec: SelectSpec = { table: 't', columns: [{ name: 'ts', type: 'timestamp' }, { name: 'v', type: 'text' }], orderBy: 'ts' };
+    const connection = openReader(mixed);
+    try {
+      const csv = ENCODINGS.csv!;
+      const expected = viaRows(connection, spec, csv).toString();
+      expect(expected.split('\n').filter(Boolean)).toHaveLength(4);
+      expect(viaPages(connection, spec, csv, 1).bytes.toString()).toBe(expected);
+    } finally {
+      connection.close();
+    }
+  });
+
+  it('keep the row path for a parallel export whose order has duplicates: every row is written', async () => {
+    const dupes = scratch.file('dupes.db');
+    const db = new BetterSqlite3(dupes);
+    db.pragma('journal_mode = WAL');
+    db.exec('CREATE TABLE t (id INTEGER PRIMARY KEY, cat INTEGER); CREATE INDEX t_cat ON t (cat, id)');
+    const insert = db.prepare('INSERT INTO t VALUES (?, ?)');
+    for (let id = 1; id <= 4000; id++) insert.run(id, id % 7);
+    db.close();
+    const pipeline = definePipeline({
+      name: 'dupes',
+      description: 'Rows by a key with duplicates (test)',
+      params: {},
+      source: sqlSelect({ summary: 'dupes', table: 't', columns: [{ name: 'cat', type: 'integer' }], orderBy: 'cat' }),
+      transforms: [],
+      sink: csvSink(),
+    });
+    const out = scratch.file('dupes.csv');
+    const summary = await runPipeline(pipeline, { database: `sqlite:${dupes}`, params: {}, output: fileOutput(out), parallel: 2, inDatabase: true });
+    expect((summary.notes?.readers as { count: number }).count).toBe(2);
+    expect(readFileSync(out, 'utf8').trim().split('\n')).toHaveLength(4001);
+  });
+
   it.each([
     ['CSV', csvSink()],
     ['TSV', tsvSink()],
