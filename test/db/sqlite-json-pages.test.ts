@@ -76,6 +76,21 @@ function withReader<T>(use: (connection: BetterSqlite3.Database) => T): T {
   }
 }
 
+/** A database file made by `sql` (with `setup` on its connection first), read through `use`. */
+function withDatabaseOf<T>(name: string, sql: string, use: (connection: BetterSqlite3.Database) => T, setup?: (db: BetterSqlite3.Database) => void): T {
+  const file = scratch.file(name);
+  const db = new BetterSqlite3(file);
+  setup?.(db);
+  db.exec(sql);
+  db.close();
+  const connection = openReader(file);
+  try {
+    return use(connection);
+  } finally {
+    connection.close();
+  }
+}
+
 /** The row count of each page. */
 function pageRows(pages: JsonPages): number[] {
   const counts: number[] = [];
@@ -165,17 +180,9 @@ describe('SQLite JSON pages', () => {
   });
 
   it('are refused for a UTF-16 database, whose cast text is not UTF-8, and for a key no index orders', () => {
-    const utf16 = scratch.file('utf16.db');
-    const db = new BetterSqlite3(utf16);
-    db.pragma("encoding = 'UTF-16le'");
-    db.exec("CREATE TABLE things (id INTEGER PRIMARY KEY, n INTEGER, t TEXT, ts TEXT, loose, plain INTEGER); INSERT INTO things (id, t, plain) VALUES (1, 'a', 2), (2, 'b', 1)");
-    db.close();
-    const connection = openReader(utf16);
-    try {
+    withDatabaseOf('utf16.db', "CREATE TABLE things (id INTEGER PRIMARY KEY, n INTEGER, t TEXT, ts TEXT, loose, plain INTEGER); INSERT INTO things (id, t, plain) VALUES (1, 'a', 2), (2, 'b', 1)", (connection) => {
       expect(JsonPages.open(connection, buildPagedSelect(SPEC, {}), 10)).toBeUndefined();
-    } finally {
-      connection.close();
-    }
+    }, (db) => db.pragma("encoding = 'UTF-16le'"));
     withReader((reader) => {
       expect(JsonPages.open(reader, buildPagedSelect(SPEC, {}), 10)).toBeDefined();
       expect(JsonPages.open(reader, buildPagedSelect({ ...SPEC, orderBy: 'n' }, {}), 10)).toBeUndefined();
@@ -183,50 +190,29 @@ describe('SQLite JSON pages', () => {
   });
 
   it('name the key apart from an exported column called sluice_key', () => {
-    const named = scratch.file('named.db');
-    const db = new BetterSqlite3(named);
-    db.exec("CREATE TABLE t (id INTEGER PRIMARY KEY, sluice_key TEXT); INSERT INTO t VALUES (1, 'x'), (2, 'y')");
-    db.close();
     const spec: SelectSpec = { table: 't', columns: [{ name: 'id', type: 'integer' }, { name: 'sluice_key', type: 'text' }], orderBy: 'id' };
-    const connection = openReader(named);
-    try {
+    withDatabaseOf('named.db', "CREATE TABLE t (id INTEGER PRIMARY KEY, sluice_key TEXT); INSERT INTO t VALUES (1, 'x'), (2, 'y')", (connection) => {
       const csv = ENCODINGS['csv, no formula escape']!;
       expect(viaPages(connection, spec, csv, 1).bytes.toString()).toBe('1,x\n2,y\n');
-    } finally {
-      connection.close();
-    }
+    });
   });
 
   it('fail, rather than stop early, at a NULL in the unique key', () => {
-    const nulls = scratch.file('nulls.db');
-    const db = new BetterSqlite3(nulls);
-    db.exec("CREATE TABLE t (k TEXT UNIQUE, v TEXT); INSERT INTO t VALUES (NULL, 'a'), (NULL, 'b'), ('c', 'c'), ('d', 'd')");
-    db.close();
     const spec: SelectSpec = { table: 't', columns: [{ name: 'v', type: 'text' }], orderBy: 'k' };
-    const connection = openReader(nulls);
-    try {
+    withDatabaseOf('nulls.db', "CREATE TABLE t (k TEXT UNIQUE, v TEXT); INSERT INTO t VALUES (NULL, 'a'), (NULL, 'b'), ('c', 'c'), ('d', 'd')", (connection) => {
       const pages = JsonPages.open(connection, buildPagedSelect(spec, {}), 2)!;
       expect(() => pageRows(pages)).toThrow(/holds NULL/);
-    } finally {
-      connection.close();
-    }
+    });
   });
 
   it('follow a timestamp key stored in mixed formats in its stored order, as the row path does', () => {
-    const mixed = scratch.file('mixed.db');
-    const db = new BetterSqlite3(mixed);
-    db.exec("CREATE TABLE t (ts TEXT PRIMARY KEY, v TEXT); INSERT INTO t VALUES ('2024-01-01 10:00:00', 'ten'), ('2024-01-01T09:00:00.000Z', 'nine'), ('2024-01-01T11:00:00.000Z', 'eleven')");
-    db.close();
     const spec: SelectSpec = { table: 't', columns: [{ name: 'ts', type: 'timestamp' }, { name: 'v', type: 'text' }], orderBy: 'ts' };
-    const connection = openReader(mixed);
-    try {
+    withDatabaseOf('mixed.db', "CREATE TABLE t (ts TEXT PRIMARY KEY, v TEXT); INSERT INTO t VALUES ('2024-01-01 10:00:00', 'ten'), ('2024-01-01T09:00:00.000Z', 'nine'), ('2024-01-01T11:00:00.000Z', 'eleven')", (connection) => {
       const csv = ENCODINGS.csv!;
       const expected = viaRows(connection, spec, csv).toString();
       expect(expected.split('\n').filter(Boolean)).toHaveLength(4);
       expect(viaPages(connection, spec, csv, 1).bytes.toString()).toBe(expected);
-    } finally {
-      connection.close();
-    }
+    });
   });
 
   it('keep the row path for a parallel export whose order has duplicates: every row is written', async () => {
