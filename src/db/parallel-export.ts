@@ -3,22 +3,14 @@ import type { Database } from '../core/database.ts';
 import { type AssemblyOptions, OrderedAssembly } from '../core/ordered-assembly.ts';
 import type { ParamValues } from '../core/params.ts';
 import type { EncodedStream, SqlEncoding, StageContext } from '../core/types.ts';
-import type { EncodedParts } from './parallel-parts.ts';
+import type { EncodedParts, PartsRequest } from './parallel-parts.ts';
 import { postgresParts } from './parallel-postgres.ts';
 import { sqliteParts } from './parallel-sqlite.ts';
 import { PostgresDatabase } from './postgres.ts';
 import type { SelectSpec } from './select.ts';
 import { SqliteDatabase } from './sqlite.ts';
 
-export type { EncodedParts } from './parallel-parts.ts';
-
-export interface PartsRequest {
-  /** Readers wanted; fewer run when the data or the database cannot use them. */
-  readonly parallel: number;
-  readonly batchSize: number;
-  /** The order is a unique key (`uniqueOrderBy`): a part may read its range in pages of it. */
-  readonly uniqueKey?: boolean;
-}
+export type { EncodedParts, PartsRequest } from './parallel-parts.ts';
 
 /**
  * A source's rows as parallel parts in key order, all of one snapshot (see parallel-postgres.ts,

@@ -10,6 +10,14 @@ export interface EncodedParts {
   readonly reason: string;
 }
 
+export interface PartsRequest {
+  /** Readers wanted; fewer run when the data or the database cannot use them. */
+  readonly parallel: number;
+  readonly batchSize: number;
+  /** The order is a unique key (`uniqueOrderBy`): a part may read its range in pages of it. */
+  readonly uniqueKey?: boolean;
+}
+
 /** Destroys every part and resolves once each has closed (released its connection or ended its worker). */
 export function destroyParts(parts: readonly EncodedStream[], error?: Error): Promise<void> {
   const closed = parts.map((part) => (part.closed ? undefined : new Promise<void>((resolve) => part.once('close', () => resolve()))));
