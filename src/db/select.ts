@@ -55,6 +55,11 @@ function sqliteInteger(text: string): number | bigint {
   return Number.isSafeInteger(n) ? n : BigInt(text);
 }
 
+/** A key value kept as text (a checkpoint), as SQLite compares it with the key's column. */
+function sqliteKey(text: string, type: ColumnType): Value {
+  return type === 'integer' ? sqliteInteger(text) : text;
+}
+
 function nextDay(date: string): string {
   const d = new Date(`${date}T00:00:00.000Z`);
   d.setUTCDate(d.getUTCDate() + 1);
@@ -90,7 +95,7 @@ class Where {
 
   /** A key value kept as text (a checkpoint), compared as the key's own type. */
   bindKey(text: string, type: ColumnType): string {
-    if (this.dialect === 'sqlite') return this.bind(type === 'integer' ? sqliteInteger(text) : text);
+    if (this.dialect === 'sqlite') return this.bind(sqliteKey(text, type));
     const mark = this.bind(text);
     return type === 'integer' ? `${mark}::bigint` : type === 'timestamp' ? `${mark}::timestamptz` : mark;
   }
@@ -152,12 +157,16 @@ function limitFor(where: Where, spec: SelectSpec, params: ParamValues, atMost = 
   return Number.isFinite(limit) ? ` LIMIT ${where.bindInteger(limit)}` : '';
 }
 
+/** A slice is sized by its caller (buildRangeEnd); the whole query and a part keep the limit, which a part's range already honours. */
+function keepsLimit(restrict: Restriction | undefined): boolean {
+  return !restrict || 'range' in restrict;
+}
+
 function selectText(where: Where, spec: SelectSpec, params: ParamValues, list: string, restrict?: Restriction): string {
   // SQLite would order by an output column of the key's name (a timestamp made canonical) where the key's own value is what `key > last` compares.
   const order = where.dialect === 'sqlite' ? `${quoteIdent(spec.table)}.${quoteIdent(spec.orderBy)}` : quoteIdent(spec.orderBy);
   const text = `SELECT ${list} FROM ${quoteIdent(spec.table)}${where.toSql()} ORDER BY ${order}`;
-  // A slice is sized by its caller (buildRangeEnd); a part keeps the limit, which its range already honours.
-  return restrict && !('range' in restrict) ? text : text + limitFor(where, spec, params);
+  return keepsLimit(restrict) ? text + limitFor(where, spec, params) : text;
 }
 
 /** The export query (or one slice of it): bound parameters only, never values spliced into SQL. */
@@ -171,7 +180,7 @@ export function buildSelect(dialect: Dialect, spec: SelectSpec, params: ParamVal
 function splitLowerBound(restrict: Restriction | undefined): { after: Value | undefined; upTo: Restriction | undefined } {
   if (!restrict) return { after: undefined, upTo: undefined };
   if ('range' in restrict) return { after: restrict.range.after, upTo: { ...restrict, range: { ...restrict.range, after: undefined } } };
-  const after = restrict.after === undefined ? undefined : restrict.keyType === 'integer' ? sqliteInteger(restrict.after) : restrict.after;
+  const after = restrict.after === undefined ? undefined : sqliteKey(restrict.after, restrict.keyType);
   return { after, upTo: { ...restrict, after: undefined } };
 }
 
@@ -180,8 +189,7 @@ export function buildPagedSelect(spec: SelectSpec, params: ParamValues, restrict
   // The range's lower bound becomes the first page's: two lower bounds on the key would leave SQLite seeking from the range's start for every page.
   const { after, upTo } = splitLowerBound(restrict);
   const where = whereFor('sqlite', spec, params, undefined, upTo);
-  // As in selectText: a slice is sized by its caller, a part keeps the limit.
-  const limit = spec.limitParam && (!restrict || 'range' in restrict) ? params[spec.limitParam] : undefined;
+  const limit = spec.limitParam && keepsLimit(restrict) ? params[spec.limitParam] : undefined;
   return {
     table: spec.table,
     key: spec.orderBy,

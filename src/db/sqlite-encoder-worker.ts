@@ -69,6 +69,7 @@ let waiting = false;
 const collect = (globalThis as { gc?: () => void }).gc;
 const TRIM_GROWTH_BYTES = 4 * 1024 * 1024;
 let heapBaseline = heldBytes();
+
 function trimHeap(): void {
   if (!collect || heldBytes() - heapBaseline < TRIM_GROWTH_BYTES) return;
   collect();
@@ -175,7 +176,7 @@ function pageProducer(pages: JsonPages, encodeBatch: Encode): () => Produced {
     rowCount += page.rows;
     if ('values' in page) {
       const chunk = newChunk();
-      encodeBatch(page.values.map(exactIntegers), chunk);
+      encodeBatch(page.values, chunk);
       return chunkMessage(chunk, false);
     }
     const bytes = ownBuffer(page.json);

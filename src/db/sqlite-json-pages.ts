@@ -79,17 +79,15 @@ export function pageSql(plan: PagedSelect, args: string, after: boolean): string
 }
 
 /**
- * Why the export cannot be read in JSON pages on this connection, or undefined. A UTF-16
- * database casts its text to UTF-16 bytes; a key without an index would make every page a scan
- * and sort of the whole table.
+ * Whether the export can be read in JSON pages on this connection. Not from a UTF-16 database,
+ * which casts its text to UTF-16 bytes; not for a key no index orders, which would make every page
+ * a scan and sort of the whole table.
  */
-function refusal(connection: BetterSqlite3.Database, plan: PagedSelect, args: string): string | undefined {
-  const encoding = connection.pragma('encoding', { simple: true });
-  if (encoding !== 'UTF-8') return `the database's text is ${String(encoding)}`;
+function pageable(connection: BetterSqlite3.Database, plan: PagedSelect, args: string): boolean {
+  if (connection.pragma('encoding', { simple: true }) !== 'UTF-8') return false;
   const explain = connection.prepare(`EXPLAIN QUERY PLAN ${pageSql(plan, args, true)}`).raw(true);
   const steps = explain.all(...plan.values, null, 1) as unknown[][];
-  if (steps.some((step) => String(step.at(-1)).includes('TEMP B-TREE'))) return `no index gives ${plan.table} in ${plan.key} order`;
-  return undefined;
+  return !steps.some((step) => String(step.at(-1)).includes('TEMP B-TREE'));
 }
 
 /** A page read: its JSON rows, or (for text JavaScript could not hold) its rows as values. */
@@ -99,9 +97,11 @@ export class JsonPages {
   readonly #connection: BetterSqlite3.Database;
   readonly #plan: PagedSelect;
   readonly #pageRows: number;
-  readonly #args: string;
-  /** The first page's statement and the next pages', then the same as rows (prepared once: a page is a few milliseconds). */
-  readonly #statements: (BetterSqlite3.Statement | undefined)[] = [];
+  /** The first page's SQL and the next pages' (after a key), as JSON and as rows. */
+  readonly #pageSql: readonly [string, string];
+  readonly #rowsSql: readonly [string, string];
+  /** Prepared once, by their SQL: a page takes a few milliseconds, preparing one a good part of that. */
+  readonly #statements = new Map<string, BetterSqlite3.Statement>();
   #last: unknown;
   #remaining: number;
   #ended = false;
@@ -113,7 +113,7 @@ export class JsonPages {
       declared.set(asciiLower(name), type);
     }
     const args = jsonArguments(plan.columns, declared);
-    if (args === undefined || refusal(connection, plan, args) !== undefined) return undefined;
+    if (args === undefined || !pageable(connection, plan, args)) return undefined;
     return new JsonPages(connection, plan, pageRows, args);
   }
 
@@ -121,7 +121,8 @@ export class JsonPages {
     this.#connection = connection;
     this.#plan = plan;
     this.#pageRows = pageRows;
-    this.#args = args;
+    this.#pageSql = [pageSql(plan, args, false), pageSql(plan, args, true)];
+    this.#rowsSql = [pageRowsSql(plan, false), pageRowsSql(plan, true)];
     this.#remaining = plan.limit ?? Infinity;
     this.#last = plan.after;
     // One snapshot for every page (a parallel part has begun its own already).
@@ -134,9 +135,7 @@ export class JsonPages {
     const after = this.#last !== undefined;
     const size = Math.min(this.#pageRows, this.#remaining);
     const binds = [...this.#plan.values, ...(after ? [this.#last] : []), size];
-    const index = after ? 1 : 0;
-    const statement = (this.#statements[index] ??= this.#connection.prepare(pageSql(this.#plan, this.#args, after)).raw(true).safeIntegers(true));
-    const [json, last, count] = statement.get(...binds) as [Buffer | null, unknown, bigint];
+    const [json, last, count] = this.#statement(this.#pageSql[after ? 1 : 0]).get(...binds) as [Buffer | null, unknown, bigint];
     const rows = Number(count);
     this.#remaining -= rows;
     this.#ended = rows < size || this.#remaining === 0;
@@ -146,8 +145,16 @@ export class JsonPages {
     this.#last = last;
     if (isUtf8(json)) return { rows, json };
     // Text that is not UTF-8 (a cast BLOB, say) reads as the row path reads it: decoded with replacement characters.
-    const rowsStatement = (this.#statements[index + 2] ??= this.#connection.prepare(pageRowsSql(this.#plan, after)).raw(true).safeIntegers(true));
-    const values = rowsStatement.all(...binds) as Row[];
+    const values = this.#statement(this.#rowsSql[after ? 1 : 0]).all(...binds) as Row[];
     return { rows, values: values.map((row) => row.slice(1)) };
+  }
+
+  #statement(sql: string): BetterSqlite3.Statement {
+    let statement = this.#statements.get(sql);
+    if (!statement) {
+      statement = this.#connection.prepare(sql).raw(true).safeIntegers(true);
+      this.#statements.set(sql, statement);
+    }
+    return statement;
   }
 }

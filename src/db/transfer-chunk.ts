@@ -28,11 +28,6 @@ export class TransferChunk implements SheetOutput {
     this.#length += buffer.write(text, this.#length);
   }
 
-  appendBytes(bytes: Uint8Array): void {
-    this.#room(bytes.length).set(bytes, this.#length);
-    this.#length += bytes.length;
-  }
-
   record(record: SheetRecord): void {
     this.append(recordText(record));
   }
