@@ -28,11 +28,20 @@ async function backendPids(name: string): Promise<Set<number>> {
   return new Set(rows.map((r) => r.pid));
 }
 
-/** The backend that started streaming an export after `before` was taken: ours, not one another test left. */
+/**
+ * The backend that started streaming an export after `before` was taken: ours, not one another
+ * test left, and the one running the COPY, not the run history's connection (stopping that one
+ * lets the export finish).
+ */
 async function exportBackend(name: string, before: ReadonlySet<number>): Promise<number> {
   const { value } = await eventually(
     async () =>
-      (await adminQuery<{ pid: number }>("SELECT pid FROM pg_stat_activity WHERE datname = $1 AND application_name = 'sluice' AND state = 'active' AND backend_type = 'client backend'", [name])).filter(
+      (
+        await adminQuery<{ pid: number }>(
+          "SELECT pid FROM pg_stat_activity WHERE datname = $1 AND application_name = 'sluice' AND state = 'active' AND backend_type = 'client backend' AND query LIKE 'COPY (%'",
+          [name],
+        )
+      ).filter(
         (row) => !before.has(row.pid),
       ),
     (rows) => rows.length === 1,
