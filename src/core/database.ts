@@ -1,5 +1,5 @@
 import type { Readable } from 'node:stream';
-import type { Column, Columns, EncodedStream, Row, SqlEncoding, Value } from './values.ts';
+import type { Column, Columns, EncodedStream, Row, SqlEncoding, TextEncoding, Value } from './values.ts';
 
 export type Dialect = 'sqlite' | 'postgres';
 
@@ -25,6 +25,17 @@ export interface BatchStream extends Readable {
 export interface CopyQuery {
   readonly text: string;
   readonly settings: readonly Value[];
+  /** The same rows as values in binary COPY, for the reader to encode when the columns' types allow (src/format/pg-binary-rows.ts). */
+  readonly binary?: BinaryCopy;
+}
+
+/** A binary COPY of an export's values (same settings), and what the reader needs to encode them as `text` would have. */
+export interface BinaryCopy {
+  readonly text: string;
+  /** `SELECT <the columns> FROM <table> LIMIT 0`: its fields' types tell whether the binary COPY can stand in. */
+  readonly describe: string;
+  readonly columns: Columns;
+  readonly encoding: TextEncoding;
 }
 
 /**

@@ -1,12 +1,60 @@
 import type { Readable } from 'node:stream';
 import type pg from 'pg';
-import type { CopyQuery } from '../core/database.ts';
+import type { BinaryCopy, CopyQuery } from '../core/database.ts';
+import type { ColumnType, Columns } from '../core/types.ts';
+import { type PgBinaryKind, PgBinaryRowsTranscoder } from '../format/pg-binary-rows.ts';
 import { translateDbError } from './errors.ts';
 import { loadCopyTo } from './pg-modules.ts';
 import { type ClientReaderOptions, PooledClientReader, streamingTransaction } from './postgres-client.ts';
 
 /** Bytes passed on in one turn of the event loop before the reader lets other work run. */
 const YIELD_BYTES = 256 * 1024;
+
+/** PostgreSQL type oids whose binary COPY the transcoder reads, by sluice column type. */
+const BINARY_TYPES: Record<ColumnType, ReadonlyMap<number, PgBinaryKind>> = {
+  // text, varchar
+  text: new Map([
+    [25, 'text'],
+    [1043, 'text'],
+  ]),
+  // int8, int2, int4, numeric: sent as their text (::text is their output function)
+  integer: new Map([
+    [20, 'digits'],
+    [21, 'digits'],
+    [23, 'digits'],
+    [1700, 'digits'],
+  ]),
+  // timestamptz, timestamp: sent as the timestamp to_char would print
+  timestamp: new Map([
+    [1184, 'timestamp'],
+    [1114, 'timestamp'],
+  ]),
+};
+
+/** How binary COPY sends each column, or undefined when one column's type is not one the transcoder reads (a boolean's text is not `::text`'s). */
+export function binaryKinds(columns: Columns, typeOids: readonly number[]): PgBinaryKind[] | undefined {
+  const kinds: PgBinaryKind[] = [];
+  for (const [i, column] of columns.entries()) {
+    const kind = BINARY_TYPES[column.type].get(typeOids[i] ?? 0);
+    if (kind === undefined) return undefined;
+    kinds.push(kind);
+  }
+  return kinds;
+}
+
+/**
+ * The transcoder that makes a binary COPY of `binary` the bytes the text COPY writes, when the
+ * columns' types and the connection's encoding (UTF-8: the transcoder decodes strings that need
+ * escapes) allow; else undefined, and the text COPY runs.
+ */
+async function binaryTranscoder(client: pg.PoolClient, binary: BinaryCopy): Promise<PgBinaryRowsTranscoder | undefined> {
+  const results = (await client.query(`SHOW client_encoding; ${binary.describe}`)) as unknown as pg.QueryResult[];
+  const encoding = results[0]?.rows[0]?.client_encoding as string | undefined;
+  const fields = results[1]?.fields ?? [];
+  if (encoding !== 'UTF8' || fields.length !== binary.columns.length) return undefined;
+  const kinds = binaryKinds(binary.columns, fields.map((f) => f.dataTypeID));
+  return kinds && new PgBinaryRowsTranscoder(binary.columns, kinds, binary.encoding);
+}
 
 /**
  * The bytes of `COPY (SELECT ...) TO STDOUT`, with backpressure, on a client of its own, inside a
@@ -16,11 +64,15 @@ const YIELD_BYTES = 256 * 1024;
 export class PostgresCopyReader extends PooledClientReader {
   readonly #query: CopyQuery;
   #copy: (Readable & { rowCount: number }) | undefined;
+  /** Set when the server sends binary COPY, which this turns into the text COPY's bytes. */
+  #transcoder: PgBinaryRowsTranscoder | undefined;
   /** Bytes passed on since the last turn of the event loop. */
   #sinceYield = 0;
   /** Data rows copied, known at the end. */
   rowCount: number | undefined;
   readonly encodedBy = 'COPY';
+  /** Which COPY the server sends, once it started: `binary` turned into the text's bytes here, or `text` itself. */
+  copyFormat: 'binary' | 'text' | undefined;
 
   constructor(pool: pg.Pool, query: CopyQuery, options: ClientReaderOptions) {
     super(pool, options, { highWaterMark: 256 * 1024 });
@@ -35,11 +87,17 @@ export class PostgresCopyReader extends PooledClientReader {
       const assignments = settings.map((_, i) => `set_config('sluice.p${i + 1}', $${i + 1}, true)`).join(', ');
       await client.query(`SELECT ${assignments}`, settings.map(String));
     }
-    const copy = client.query(loadCopyTo()(this.#query.text)) as unknown as Readable & { rowCount: number };
+    const binary = this.#query.binary;
+    this.#transcoder = binary && (await binaryTranscoder(client, binary));
+    this.copyFormat = this.#transcoder ? 'binary' : 'text';
+    const text = this.#transcoder && binary ? binary.text : this.#query.text;
+    const copy = client.query(loadCopyTo()(text)) as unknown as Readable & { rowCount: number };
     this.#copy = copy;
     copy.on('data', (chunk: Buffer) => {
       this.#sinceYield += chunk.length;
-      if (!this.push(chunk)) {
+      const bytes = this.#encoded(chunk);
+      if (bytes === undefined) return;
+      if (bytes.length > 0 && !this.push(bytes)) {
         // Our consumer is behind: the server waits on us, not the other way round.
         copy.pause();
         this.serverAnswered();
@@ -55,6 +113,17 @@ export class PostgresCopyReader extends PooledClientReader {
     copy.on('end', () => void this.#complete());
   }
 
+  /** The chunk as the export's bytes (transcoded from binary COPY); undefined once a malformed chunk has failed the read. */
+  #encoded(chunk: Buffer): Buffer | undefined {
+    if (this.#transcoder === undefined) return chunk;
+    try {
+      return this.#transcoder.transcode(chunk);
+    } catch (error) {
+      this.destroy(error as Error);
+      return undefined;
+    }
+  }
+
   /** Opens the read's transaction, in the shared snapshot when it has one; a parallel export's parts say so ('joined'). */
   protected async begin(client: pg.PoolClient): Promise<void> {
     await client.query(streamingTransaction(this.options.snapshot));
@@ -64,6 +133,7 @@ export class PostgresCopyReader extends PooledClientReader {
   /** COMMIT completes after COPY's CommandComplete, which carries the row count. */
   async #complete(): Promise<void> {
     try {
+      this.#transcoder?.finish();
       await this.client!.query('COMMIT');
       this.rowCount = this.#copy!.rowCount;
       this.busy = false;

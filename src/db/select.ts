@@ -163,8 +163,8 @@ function keepsLimit(restrict: Restriction | undefined): boolean {
 }
 
 function selectText(where: Where, spec: SelectSpec, params: ParamValues, list: string, restrict?: Restriction): string {
-  // SQLite would order by an output column of the key's name (a timestamp made canonical) where the key's own value is what `key > last` compares.
-  const order = where.dialect === 'sqlite' ? `${quoteIdent(spec.table)}.${quoteIdent(spec.orderBy)}` : quoteIdent(spec.orderBy);
+  // A bare name would order by an output column of the key's name (a timestamp made text, a formula-escaped string, a number cast to text) where the key's own value is what `key > last` compares.
+  const order = `${quoteIdent(spec.table)}.${quoteIdent(spec.orderBy)}`;
   const text = `SELECT ${list} FROM ${quoteIdent(spec.table)}${where.toSql()} ORDER BY ${order}`;
   return keepsLimit(restrict) ? text + limitFor(where, spec, params) : text;
 }
@@ -238,7 +238,27 @@ export function buildCopy(spec: SelectSpec, params: ParamValues, encoding: TextE
   const list = spec.columns.map((c) => (escape && c.type === 'text' ? formulaEscaped(c.name) : selectExpression('postgres', c))).join(', ');
   const options = encoding.format === 'csv' ? ['FORMAT csv'] : ['FORMAT text', "NULL ''"];
   if (encoding.header) options.push('HEADER true');
-  return { text: `COPY (${selectText(where, spec, params, list, restrict)}) TO STDOUT WITH (${options.join(', ')})`, settings: where.values };
+  const binaryList = spec.columns.map(binaryExpression).join(', ');
+  const binary = {
+    text: `COPY (${selectText(where, spec, params, binaryList, restrict)}) TO STDOUT WITH (FORMAT binary)`,
+    describe: `SELECT ${spec.columns.map((c) => quoteIdent(c.name)).join(', ')} FROM ${quoteIdent(spec.table)} LIMIT 0`,
+    columns: spec.columns,
+    encoding,
+  };
+  return { text: `COPY (${selectText(where, spec, params, list, restrict)}) TO STDOUT WITH (${options.join(', ')})`, settings: where.values, binary };
+}
+
+/**
+ * A column as binary COPY sends it for src/format/pg-binary-rows.ts: text as it is, a number as
+ * its text (the server's own digits), a timestamp as the value `to_char` formats in
+ * selectExpression (sluice's sessions run in UTC, see postgres.ts, so its microseconds are that
+ * UTC wall time whether the column has a time zone or not).
+ */
+function binaryExpression(column: Column): string {
+  const name = quoteIdent(column.name);
+  if (column.type === 'integer') return `${name}::text AS ${name}`;
+  if (column.type === 'timestamp') return `${name} AT TIME ZONE 'UTC' AS ${name}`;
+  return name;
 }
 
 /** Counts what `buildSelect` would return, limit included, stopping at `atMost` rows. */

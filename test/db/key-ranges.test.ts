@@ -52,7 +52,7 @@ describe('key ranges from tiles (pure)', () => {
     const spec: SelectSpec = { table: 'items', columns: [{ name: 'id', type: 'integer' }], orderBy: 'id', filters: [{ op: 'equals', param: 'grp', column: 'grp' }] };
     const part = { range: { after: '10', through: '20', rows: 5 }, keyType: 'bigint' };
     const copy = buildCopy(spec, { grp: 'a' }, { format: 'csv', header: false, escapeFormulas: false, preamble: '' }, part);
-    expect(copy.text).toContain(`WHERE "grp" = current_setting('sluice.p1') AND "id" > current_setting('sluice.p2')::bigint AND "id" <= current_setting('sluice.p3')::bigint ORDER BY "id"`);
+    expect(copy.text).toContain(`WHERE "grp" = current_setting('sluice.p1') AND "id" > current_setting('sluice.p2')::bigint AND "id" <= current_setting('sluice.p3')::bigint ORDER BY "items"."id"`);
     expect(copy.settings).toEqual(['a', '10', '20']);
     const select = buildSelect('sqlite', spec, {}, { range: { after: 3n, rows: 1 } });
     expect(select).toEqual({ text: 'SELECT "id" FROM "items" WHERE "id" > ? ORDER BY "items"."id"', values: [3n] });

@@ -1,0 +1,218 @@
+import { SluiceError } from '../core/errors.ts';
+import type { Columns, TextEncoding, Value } from '../core/types.ts';
+import { csvField, singleColumnField } from './csv.ts';
+import { formulaBytes } from './json-rows.ts';
+import { batchEncoder } from './text-encoding.ts';
+import { tsvCell } from './tsv.ts';
+import { writeTimestamp } from './pg-timestamp.ts';
+
+/**
+ * How a column arrives in PostgreSQL's binary COPY (src/db/postgres-copy-reader.ts chooses):
+ * `text` is a string's UTF-8 bytes, escaped and formula-checked here; `digits` is a number the
+ * server wrote as text (`::text`), copied as it is; `timestamp` is the 8-byte microsecond count
+ * of a `timestamp`, written as sluice's ISO text.
+ */
+export type PgBinaryKind = 'text' | 'digits' | 'timestamp';
+
+const SIGNATURE = Buffer.from('PGCOPY\n\xff\r\n\0', 'latin1');
+const HEADER_FIXED = SIGNATURE.length + 8;
+
+const QUOTE = 0x22;
+const COMMA = 0x2c;
+const NEWLINE = 0x0a;
+const RETURN = 0x0d;
+const TAB = 0x09;
+const BACKSLASH = 0x5c;
+const APOSTROPHE = 0x27;
+const DOT = 0x2e;
+
+/** 1 for the bytes of `special`: a table lookup ORed over a field keeps the copy loop free of branches. */
+function byteTable(special: readonly number[]): Uint8Array {
+  const table = new Uint8Array(256);
+  for (const b of special) table[b] = 1;
+  return table;
+}
+
+/** Bytes that send a CSV field to csvField: it must be quoted. */
+const CSV_SPECIAL = byteTable([COMMA, QUOTE, NEWLINE, RETURN]);
+/** Bytes that send a TSV field to tsvCell: PostgreSQL's text format escapes them (\t \n \r \\ \b \v \f). */
+const TSV_SPECIAL = byteTable([TAB, NEWLINE, RETURN, BACKSLASH, 0x08, 0x0b, 0x0c]);
+
+/** A first byte that may make a text a formula (= @ + - tab CR). */
+function formulaStart(b: number): boolean {
+  return b === 0x3d || b === 0x40 || b === 0x2b || b === 0x2d || b === TAB || b === RETURN;
+}
+
+/**
+ * CSV, TSV and TXT bytes from PostgreSQL's binary COPY, the bytes encodeCsvBatch / encodeTsvBatch
+ * (and COPY's own CSV and text formats) write for the same rows. The server only sends the
+ * columns' values (no escaping, no formula CASE, no to_char, which cost it more than the scan
+ * itself); this runs on the export's thread, beside the server's backend. Plain strings and
+ * digits are copied byte by byte; a string that needs quotes or escapes is decoded and given to
+ * the row encoders. Chunks may split a row anywhere: the rest waits for the next chunk.
+ */
+export class PgBinaryRowsTranscoder {
+  readonly #kinds: readonly PgBinaryKind[];
+  readonly #csv: boolean;
+  readonly #single: boolean;
+  readonly #escape: boolean;
+  readonly #options: { readonly escapeFormulas: boolean };
+  readonly #separator: number;
+  #header: string;
+  #signatureRead = false;
+  #ended = false;
+  #rest: Buffer | undefined;
+  #out = Buffer.allocUnsafeSlow(64 * 1024);
+
+  constructor(columns: Columns, kinds: readonly PgBinaryKind[], encoding: TextEncoding) {
+    if (kinds.length !== columns.length) throw new SluiceError('INTERNAL', `${kinds.length} binary kinds for ${columns.length} columns.`);
+    this.#kinds = kinds;
+    this.#csv = encoding.format === 'csv';
+    this.#single = columns.length === 1;
+    this.#escape = encoding.escapeFormulas;
+    this.#options = { escapeFormulas: encoding.escapeFormulas };
+    this.#separator = this.#csv ? COMMA : TAB;
+    this.#header = batchEncoder(encoding, columns).header;
+  }
+
+  /** The encoded bytes of the complete rows `chunk` ends (with what earlier chunks left), a Buffer of their own. */
+  transcode(chunk: Buffer): Buffer {
+    const data = this.#rest === undefined ? chunk : Buffer.concat([this.#rest, chunk]);
+    this.#rest = undefined;
+    let i = 0;
+    if (!this.#signatureRead) {
+      const start = signatureEnd(data);
+      if (start === undefined) {
+        this.#rest = Buffer.from(data);
+        return Buffer.alloc(0);
+      }
+      this.#signatureRead = true;
+      i = start;
+    }
+    const head = this.#header;
+    this.#header = '';
+    const at = this.#rows(data, i, head);
+    const bytes = Buffer.from(this.#out.subarray(0, at));
+    if (this.#consumed < data.length) {
+      if (this.#ended) throw malformed('bytes after the end of the rows');
+      this.#rest = Buffer.from(data.subarray(this.#consumed));
+    }
+    return bytes;
+  }
+
+  /** Throws unless the stream ended exactly at the end of the rows. */
+  finish(): void {
+    if (!this.#ended || this.#rest !== undefined) throw malformed('the rows ended in the middle');
+  }
+
+  /** Where the last complete row ended in the data #rows read. */
+  #consumed = 0;
+
+  /** Writes the complete rows of `data` from `i` into #out (after `head`); returns the output's length. */
+  #rows(data: Buffer, i: number, head: string): number {
+    const n = data.length;
+    let out = this.#room(0, 3 * (n - i) + 64 + 3 * head.length);
+    let at = head.length === 0 ? 0 : out.write(head, 0);
+    const kinds = this.#kinds;
+    const width = kinds.length;
+    const csv = this.#csv;
+    const separator = this.#separator;
+    const escape = this.#escape;
+    const specials = csv ? CSV_SPECIAL : TSV_SPECIAL;
+    this.#consumed = i;
+    while (i + 2 <= n && !this.#ended) {
+      const count = (data[i]! << 8) | data[i + 1]!;
+      if (count === 0xffff) {
+        this.#ended = true;
+        this.#consumed = i + 2;
+        break;
+      }
+      if (count !== width) throw malformed(`a row of ${count} columns where ${width} were expected`);
+      const rowStart = at;
+      let p = i + 2;
+      let complete = true;
+      for (let col = 0; col < width; col++) {
+        if (p + 4 > n) {
+          complete = false;
+          break;
+        }
+        const length = ((data[p]! << 24) | (data[p + 1]! << 16) | (data[p + 2]! << 8) | data[p + 3]!) | 0;
+        p += 4;
+        if (col > 0) out[at++] = separator;
+        if (length === -1) continue; // NULL: an empty field
+        const end = p + length;
+        if (length < 0 || end > n) {
+          complete = false;
+          break;
+        }
+        const kind = kinds[col]!;
+        if (kind === 'timestamp') {
+          if (length !== 8) throw malformed(`a timestamp of ${length} bytes`);
+          at = writeTimestamp(out, at, data.readInt32BE(p), data.readUInt32BE(p + 4));
+        } else if (kind === 'digits') {
+          for (let j = p; j < end; j++) out[at++] = data[j]!;
+        } else if (length === 0) {
+          if (csv) {
+            out[at++] = QUOTE;
+            out[at++] = QUOTE;
+          }
+        } else {
+          const start = at;
+          let special = 0;
+          for (let j = p; j < end; j++) {
+            const b = data[j]!;
+            special |= specials[b]!;
+            out[at++] = b;
+          }
+          const first = data[p]!;
+          const risky = escape && formulaStart(first);
+          if (special !== 0 || (risky && (first === TAB || first === RETURN)) || (this.#single && csv && length === 2 && first === BACKSLASH && data[p + 1] === DOT)) {
+            at = this.#value(data.toString('utf8', p, end), start, 3 * (n - end) + 64);
+            out = this.#out;
+          } else if (risky && formulaBytes(out, start, at)) {
+            out.copyWithin(start + 1, start, at);
+            out[start] = APOSTROPHE;
+            at++;
+          }
+        }
+        p = end;
+      }
+      if (!complete) {
+        at = rowStart;
+        break;
+      }
+      out[at++] = NEWLINE;
+      i = p;
+      this.#consumed = i;
+    }
+    return at;
+  }
+
+  /** A string written at `start` by the row encoders' own rules; returns its end. */
+  #value(value: Value, start: number, rest: number): number {
+    const field = !this.#csv ? tsvCell(value, true, this.#options) : this.#single ? singleColumnField(value, true, this.#options) : csvField(value, true, this.#options);
+    const out = this.#room(start, start + Buffer.byteLength(field) + rest);
+    return start + out.write(field, start);
+  }
+
+  /** The output buffer, with room for `size` bytes and the first `keep` bytes kept. */
+  #room(keep: number, size: number): Buffer {
+    if (size <= this.#out.length) return this.#out;
+    const next = Buffer.allocUnsafeSlow(Math.max(size, this.#out.length * 2));
+    this.#out.copy(next, 0, 0, keep);
+    this.#out = next;
+    return next;
+  }
+}
+
+/** Where the rows begin after the signature, flags and header extension; undefined while they have not all arrived. */
+function signatureEnd(data: Buffer): number | undefined {
+  if (data.length < HEADER_FIXED) return undefined;
+  if (!data.subarray(0, SIGNATURE.length).equals(SIGNATURE)) throw malformed('no binary COPY signature');
+  const start = HEADER_FIXED + data.readUInt32BE(SIGNATURE.length + 4);
+  return data.length < start ? undefined : start;
+}
+
+function malformed(what: string): SluiceError {
+  return new SluiceError('INTERNAL', `PostgreSQL's binary COPY sent ${what}.`);
+}
