@@ -77,27 +77,52 @@ export class PgBinaryRowsTranscoder {
 
   /** The encoded bytes of the complete rows `chunk` ends (with what earlier chunks left), a Buffer of their own. */
   transcode(chunk: Buffer): Buffer {
-    const data = this.#rest === undefined ? chunk : Buffer.concat([this.#rest, chunk]);
-    this.#rest = undefined;
-    let i = 0;
     if (!this.#signatureRead) {
+      const data = this.#rest === undefined ? chunk : Buffer.concat([this.#rest, chunk]);
       const start = signatureEnd(data);
-      if (start === undefined) {
-        this.#rest = Buffer.from(data);
-        return Buffer.alloc(0);
-      }
+      this.#rest = start === undefined ? Buffer.from(data) : undefined;
+      if (start === undefined) return Buffer.alloc(0);
       this.#signatureRead = true;
-      i = start;
+      chunk = data.subarray(start);
     }
-    const head = this.#header;
-    this.#header = '';
-    const at = this.#rows(data, i, head);
-    const bytes = Buffer.from(this.#out.subarray(0, at));
-    if (this.#consumed < data.length) {
+    let at = this.#writeHeader();
+    let i = 0;
+    const rest = this.#rest;
+    this.#rest = undefined;
+    if (rest !== undefined) {
+      // Only as much of the chunk as completes the row the last one cut: joining the whole chunk would copy every chunk once more.
+      for (let take = Math.min(chunk.length, 4096); ; take = Math.min(chunk.length, take * 4)) {
+        const joined = Buffer.concat([rest, chunk.subarray(0, take)]);
+        at = this.#rows(joined, 0, at, 1);
+        if (this.#consumed > 0) {
+          i = this.#consumed - rest.length;
+          break;
+        }
+        if (take === chunk.length) {
+          this.#rest = joined;
+          return this.#bytes(at);
+        }
+      }
+    }
+    at = this.#rows(chunk, i, at, Number.POSITIVE_INFINITY);
+    if (this.#consumed < chunk.length) {
       if (this.#ended) throw malformed('bytes after the end of the rows');
-      this.#rest = Buffer.from(data.subarray(this.#consumed));
+      this.#rest = Buffer.from(chunk.subarray(this.#consumed));
     }
-    return bytes;
+    return this.#bytes(at);
+  }
+
+  /** The header row, before the first row; returns where the rows go. */
+  #writeHeader(): number {
+    if (this.#header === '') return 0;
+    const at = this.#room(0, 3 * this.#header.length).write(this.#header, 0);
+    this.#header = '';
+    return at;
+  }
+
+  /** A copy of the first `length` bytes written: #out is written over by the next chunk. */
+  #bytes(length: number): Buffer {
+    return Buffer.from(this.#out.subarray(0, length));
   }
 
   /** Throws unless the stream ended exactly at the end of the rows. */
@@ -108,11 +133,11 @@ export class PgBinaryRowsTranscoder {
   /** Where the last complete row ended in the data #rows read. */
   #consumed = 0;
 
-  /** Writes the complete rows of `data` from `i` into #out (after `head`); returns the output's length. */
-  #rows(data: Buffer, i: number, head: string): number {
+  /** Writes at most `limit` complete rows of `data` from `i` into #out at `at`; returns the output's length. */
+  #rows(data: Buffer, i: number, at: number, limit: number): number {
     const n = data.length;
-    let out = this.#room(0, 3 * (n - i) + 64 + 3 * head.length);
-    let at = head.length === 0 ? 0 : out.write(head, 0);
+    let out = this.#room(at, at + 3 * (n - i) + 64);
+    let rows = 0;
     const kinds = this.#kinds;
     const width = kinds.length;
     const csv = this.#csv;
@@ -120,7 +145,7 @@ export class PgBinaryRowsTranscoder {
     const escape = this.#escape;
     const specials = csv ? CSV_SPECIAL : TSV_SPECIAL;
     this.#consumed = i;
-    while (i + 2 <= n && !this.#ended) {
+    while (i + 2 <= n && !this.#ended && rows < limit) {
       const count = (data[i]! << 8) | data[i + 1]!;
       if (count === 0xffff) {
         this.#ended = true;
@@ -182,6 +207,7 @@ export class PgBinaryRowsTranscoder {
         break;
       }
       out[at++] = NEWLINE;
+      rows++;
       i = p;
       this.#consumed = i;
     }

@@ -66,7 +66,7 @@ describe.skipIf(!pgOk)('PostgreSQL exports read as binary COPY', () => {
       const pick = <T,>(list: readonly T[], shift = 0) => list[(i + shift) % list.length]!;
       await db.query({
         text: 'INSERT INTO things VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)',
-        values: [i * 7 - 50, pick(TEXTS), pick(TEXTS, 5)?.slice(0, 40) ?? null, pick(NUMBERS), pick(BIG), pick(AMOUNTS), pick(TIMES), pick(TIMES, 3), i % 3 === 0 ? null : i % 2 === 0, pick(['ab', null, 'abcd'])],
+        values: [i * 7 - 50, pick(TEXTS), pick(TEXTS, 5)?.slice(0, 40) ?? null, pick(NUMBERS), pick(BIG), pick(AMOUNTS), pick(TIMES), pick(TIMES, 3), i % 3 === 0 ? null : String(i % 2 === 0), pick(['ab', null, 'abcd'])],
       });
     }
   });
