@@ -1,10 +1,9 @@
-import type { Readable } from 'node:stream';
 import type pg from 'pg';
 import type { BinaryCopy, CopyQuery } from '../core/database.ts';
 import type { ColumnType, Columns } from '../core/types.ts';
 import { type PgBinaryKind, PgBinaryRowsTranscoder } from '../format/pg-binary-rows.ts';
 import { translateDbError } from './errors.ts';
-import { loadCopyTo } from './pg-modules.ts';
+import { CopyOutQuery } from './postgres-copy-out.ts';
 import { type ClientReaderOptions, PooledClientReader, streamingTransaction } from './postgres-client.ts';
 
 /** Bytes passed on in one turn of the event loop before the reader lets other work run. */
@@ -63,7 +62,7 @@ async function binaryTranscoder(client: pg.PoolClient, binary: BinaryCopy): Prom
  */
 export class PostgresCopyReader extends PooledClientReader {
   readonly #query: CopyQuery;
-  #copy: (Readable & { rowCount: number }) | undefined;
+  #copy: CopyOutQuery | undefined;
   /** Set when the server sends binary COPY, which this turns into the text COPY's bytes. */
   #transcoder: PgBinaryRowsTranscoder | undefined;
   /** Bytes passed on since the last turn of the event loop. */
@@ -91,7 +90,7 @@ export class PostgresCopyReader extends PooledClientReader {
     this.#transcoder = binary && (await binaryTranscoder(client, binary));
     this.copyFormat = this.#transcoder ? 'binary' : 'text';
     const text = this.#transcoder && binary ? binary.text : this.#query.text;
-    const copy = client.query(loadCopyTo()(text)) as unknown as Readable & { rowCount: number };
+    const copy = client.query(new CopyOutQuery(text) as unknown as pg.Submittable) as unknown as CopyOutQuery;
     this.#copy = copy;
     copy.on('data', (chunk: Buffer) => {
       this.#sinceYield += chunk.length;
