@@ -67,7 +67,8 @@ export function encodedMeter(encoded: EncodedStream, encoding: SqlEncoding, metr
     transform(chunk: Buffer, _encoding, callback) {
       if (!started && preamble) this.push(preamble);
       started = true;
-      for (let at = chunk.indexOf(rowEnd); at !== -1; at = chunk.indexOf(rowEnd, at + 1)) lines++;
+      if (encoded.rowsSoFar !== undefined) lines = encoded.rowsSoFar;
+      else for (let at = chunk.indexOf(rowEnd); at !== -1; at = chunk.indexOf(rowEnd, at + 1)) lines++;
       record(Math.max(lines, 0) - counted);
       callback(null, chunk);
     },

@@ -55,6 +55,8 @@ export type SqlEncoding = TextEncoding | SheetEncoding;
 /** Bytes encoded at the source (PostgreSQL's COPY, a SQLite reader's worker); `rowCount` is known once the stream has ended. */
 export interface EncodedStream extends Readable {
   readonly rowCount: number | undefined;
+  /** Rows encoded so far, when the source counts them as it goes (progress without scanning the bytes for line ends). */
+  readonly rowsSoFar?: number;
   /** For the debug log: `COPY`, `a worker thread`. */
   readonly encodedBy: string;
 }

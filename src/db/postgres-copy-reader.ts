@@ -70,6 +70,10 @@ export class PostgresCopyReader extends PooledClientReader {
   /** Data rows copied, known at the end. */
   rowCount: number | undefined;
   readonly encodedBy = 'COPY';
+  /** Rows encoded so far from binary COPY (the text COPY's are counted by their line ends). */
+  get rowsSoFar(): number | undefined {
+    return this.#transcoder?.rows;
+  }
   /** Which COPY the server sends, once it started: `binary` turned into the text's bytes here, or `text` itself. */
   copyFormat: 'binary' | 'text' | undefined;
 

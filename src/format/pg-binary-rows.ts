@@ -59,6 +59,8 @@ export class PgBinaryRowsTranscoder {
   readonly #options: { readonly escapeFormulas: boolean };
   readonly #separator: number;
   #header: string;
+  /** Rows written so far. */
+  rows = 0;
   #signatureRead = false;
   #ended = false;
   #rest: Buffer | undefined;
@@ -208,6 +210,7 @@ export class PgBinaryRowsTranscoder {
       }
       out[at++] = NEWLINE;
       rows++;
+      this.rows++;
       i = p;
       this.#consumed = i;
     }

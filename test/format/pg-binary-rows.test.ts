@@ -110,6 +110,15 @@ describe('PostgreSQL binary COPY to CSV/TSV (pure)', () => {
     }
   });
 
+  it('counts the rows it wrote, for progress', () => {
+    const transcoder = new PgBinaryRowsTranscoder(columns, kinds, ENCODINGS[0]!);
+    transcoder.transcode(input.subarray(0, 200));
+    expect(transcoder.rows).toBeGreaterThan(0);
+    expect(transcoder.rows).toBeLessThan(values.length);
+    transcoder.transcode(input.subarray(200));
+    expect(transcoder.rows).toBe(values.length);
+  });
+
   it('skips a header extension', () => {
     const encoding = ENCODINGS[1]!;
     const expected = transcodeAll(columns, kinds, encoding, input, () => input.length);
