@@ -1,4 +1,5 @@
-import BetterSqlite3 from 'better-sqlite3';
+import type BetterSqlite3 from 'better-sqlite3';
+import { loadSqlite } from './sqlite-module.ts';
 import { SluiceError } from '../core/errors.ts';
 import type { ParamValues } from '../core/params.ts';
 import type { SqlEncoding } from '../core/types.ts';
@@ -31,7 +32,7 @@ function within<T>(promise: Promise<T>, ms: number, message: string): Promise<T>
 async function underWriteLock(path: string, during: () => Promise<void>): Promise<string | undefined> {
   let coordinator: BetterSqlite3.Database | undefined;
   try {
-    coordinator = new BetterSqlite3(path, { fileMustExist: true });
+    coordinator = new (loadSqlite())(path, { fileMustExist: true });
     coordinator.pragma(`busy_timeout = ${LOCK_WAIT_MS}`);
     coordinator.exec('BEGIN IMMEDIATE');
   } catch (error) {

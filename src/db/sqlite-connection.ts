@@ -1,6 +1,7 @@
 import { existsSync, mkdirSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
-import BetterSqlite3 from 'better-sqlite3';
+import type BetterSqlite3 from 'better-sqlite3';
+import { loadSqlite } from './sqlite-module.ts';
 import { SluiceError } from '../core/errors.ts';
 
 /**
@@ -31,7 +32,7 @@ function refuseDirectory(path: string): void {
 
 export function openReader(path: string): BetterSqlite3.Database {
   refuseDirectory(path);
-  const connection = new BetterSqlite3(path, { fileMustExist: true });
+  const connection = new (loadSqlite())(path, { fileMustExist: true });
   connection.pragma('busy_timeout = 5000');
   connection.pragma('query_only = ON');
   // better-sqlite3 defaults to a 16 MB page cache per connection; a sequential scan gains
@@ -51,7 +52,7 @@ export function openWriter(path: string, create: boolean): Writer {
   refuseDirectory(path);
   const existed = existsSync(path);
   if (create) mkdirSync(dirname(path), { recursive: true });
-  const connection = new BetterSqlite3(path, { fileMustExist: !create });
+  const connection = new (loadSqlite())(path, { fileMustExist: !create });
   connection.pragma('busy_timeout = 5000');
   const found = existed ? String(connection.pragma('journal_mode', { simple: true })) : 'wal';
   // WAL lets a streaming reader on one connection coexist with a writer on another. A file we

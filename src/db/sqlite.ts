@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, renameSync, rmSync } from 'node:fs';
 import { dirname } from 'node:path';
-import BetterSqlite3 from 'better-sqlite3';
+import type BetterSqlite3 from 'better-sqlite3';
 import { SluiceError } from '../core/errors.ts';
 import type { Row } from '../core/types.ts';
 import { type Database, type EncodeRequest, type SqlQuery, type StreamOptions, type UpdateTarget, type UpsertOutcome, type UpsertTarget, type WriteSession, type WriteTarget, quoteIdent } from '../core/database.ts';

@@ -1,7 +1,13 @@
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { createRequire } from 'node:module';
+import type * as PromClient from 'prom-client';
+import type { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { RunSummary } from '../core/metrics.ts';
 
 /** Upper bounds (seconds) of the run duration histogram: exports take from a second to hours. */
+// prom-client (with @opentelemetry/api) takes ~35 ms to load: only a process that makes metrics pays it, not every CLI command.
+const require = createRequire(import.meta.url);
+const promClient = (): typeof PromClient => require('prom-client') as typeof PromClient;
+
 export const DURATION_BUCKETS = [0.1, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800, 3600] as const;
 
 /** A run's end as counted: its summary's status, or skipped (another run held its lock; it never started). */
@@ -43,6 +49,7 @@ export class SluiceMetrics {
   readonly #jobLastSuccess: Gauge<'job'>;
 
   constructor(options: SluiceMetricsOptions = {}) {
+    const { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } = promClient();
     this.registry = options.registry ?? new Registry();
     if (options.defaultMetrics ?? !options.registry) collectDefaultMetrics({ register: this.registry });
     const registers = [this.registry];
