@@ -83,8 +83,21 @@ async function readSheetsConsistently(db: Database, parallel: number): Promise<{
  * A SQLite writer in a thread of its own, committing one `commit(commits)` at a time until told
  * to stop; `prepare` runs once first (JavaScript text, with `db` open). Resolves the commit count.
  */
-function sqliteWriterThread(path: string, prepare: string, commit: string): { stop: () => Promise<number> } {
-  const stop = new Int32Array(new SharedArrayBuffer(4));
+interface Writer {
+  /** Resolves once the writer has committed `n` times: the reads must meet a database that changes. */
+  readonly committed: (n: number) => Promise<void>;
+  readonly stop: () => Promise<number>;
+}
+
+/** Resolves once `count()` reaches `n` (at most 10 s: a machine under load starts a thread late). */
+async function reached(count: () => number, n: number): Promise<void> {
+  for (const deadline = Date.now() + 10_000; count() < n && Date.now() < deadline; ) await new Promise((resolve) => setTimeout(resolve, 5));
+  expect(count()).toBeGreaterThanOrEqual(n);
+}
+
+function sqliteWriterThread(path: string, prepare: string, commit: string): Writer {
+  // [0]: stop; [1]: commits so far.
+  const stop = new Int32Array(new SharedArrayBuffer(8));
   const worker = new Worker(
     `
     const { workerData, parentPort } = require('node:worker_threads');
@@ -96,6 +109,7 @@ function sqliteWriterThread(path: string, prepare: string, commit: string): { st
     while (Atomics.load(workerData.stop, 0) === 0) {
       ${commit}
       commits++;
+      Atomics.store(workerData.stop, 1, commits);
     }
     db.close();
     parentPort.postMessage(commits);
@@ -107,6 +121,7 @@ function sqliteWriterThread(path: string, prepare: string, commit: string): { st
     worker.once('error', reject);
   });
   return {
+    committed: (n) => reached(() => Atomics.load(stop, 1), n),
     stop: async () => {
       Atomics.store(stop, 0, 1);
       return done;
@@ -115,7 +130,7 @@ function sqliteWriterThread(path: string, prepare: string, commit: string): { st
 }
 
 /** Moves amounts between accounts, one transfer per commit: the balances always sum to zero. */
-function sqliteWriter(path: string): { stop: () => Promise<number> } {
+function sqliteWriter(path: string): Writer {
   return sqliteWriterThread(
     path,
     `const ids = db.prepare('SELECT id FROM accounts').pluck().all();
@@ -129,7 +144,7 @@ function sqliteWriter(path: string): { stop: () => Promise<number> } {
  * Adds a row below every key each commit and removes one every other, so that the first key
  * range's row count changes with every commit.
  */
-function sqliteInserter(path: string): { stop: () => Promise<number> } {
+function sqliteInserter(path: string): Writer {
   return sqliteWriterThread(
     path,
     `const add = db.prepare('INSERT INTO accounts VALUES (?, 0)');
@@ -154,7 +169,7 @@ describe('one snapshot for all readers: SQLite (WAL)', () => {
   it('reads one consistent state while a writer commits continuously', async () => {
     const writer = sqliteWriter(dir.file('accounts.db'));
     try {
-      await new Promise((resolve) => setTimeout(resolve, 50));
+      await writer.committed(10);
       for (let round = 0; round < 8; round++) {
         const { readers, reason } = await readConsistently(db, 2 + (round % 3));
         expect(readers).toBe(2 + (round % 3));
@@ -168,7 +183,7 @@ describe('one snapshot for all readers: SQLite (WAL)', () => {
   it('numbers an XLSX export\'s sheet rows as one reader would while a writer adds and removes rows', async () => {
     const writer = sqliteInserter(dir.file('accounts.db'));
     try {
-      await new Promise((resolve) => setTimeout(resolve, 50));
+      await writer.committed(10);
       for (let round = 0; round < 6; round++) {
         const { readers } = await readSheetsConsistently(db, 2 + (round % 3));
         expect(readers).toBe(2 + (round % 3));
@@ -246,7 +261,7 @@ describe.skipIf(!pgUp)('one snapshot for all readers: PostgreSQL', () => {
       }
     })();
     try {
-      await new Promise((resolve) => setTimeout(resolve, 50));
+      await reached(() => commits, 10);
       for (let round = 0; round < 8; round++) {
         const { readers, reason } = await readConsistently(db, 2 + (round % 3));
         expect(readers).toBe(2 + (round % 3));
