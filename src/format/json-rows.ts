@@ -1,7 +1,6 @@
 import { SluiceError } from '../core/errors.ts';
 import type { Columns, TextEncoding, Value } from '../core/types.ts';
-import { csvField, singleColumnField } from './csv.ts';
-import { tsvCell } from './tsv.ts';
+import { APOSTROPHE, BACKSLASH, ByteOutput, COMMA, type FieldWriter, NEWLINE, QUOTE, TAB, fieldWriter } from './byte-output.ts';
 
 /**
  * CSV, TSV and TXT bytes from rows written as JSON arrays, one per line — what SQLite's
@@ -13,14 +12,8 @@ import { tsvCell } from './tsv.ts';
  * caller checks: JavaScript strings cannot hold what is not).
  */
 
-const QUOTE = 0x22;
-const BACKSLASH = 0x5c;
-const COMMA = 0x2c;
 const CLOSE = 0x5d;
-const NEWLINE = 0x0a;
 const LETTER_N = 0x6e;
-const APOSTROPHE = 0x27;
-const TAB = 0x09;
 
 /** Bytes of a number that make it a real (JSON writes integers without them). */
 function isRealByte(b: number): boolean {
@@ -54,17 +47,17 @@ export class JsonRowsTranscoder {
   readonly #width: number;
   /** Per column: formula-escape its strings (a text column, escapes on). */
   readonly #escape: boolean[];
-  readonly #text: boolean[];
-  readonly #options: { readonly escapeFormulas: boolean };
+  /** Per column: how the row encoders write a decoded value. */
+  readonly #fields: FieldWriter[];
   readonly #separator: number;
-  #out = Buffer.allocUnsafeSlow(64 * 1024);
+  readonly #out = new ByteOutput();
 
   constructor(columns: Columns, encoding: TextEncoding) {
     this.#csv = encoding.format === 'csv';
     this.#width = columns.length;
-    this.#text = columns.map((c) => c.type === 'text');
-    this.#escape = this.#text.map((text) => text && encoding.escapeFormulas);
-    this.#options = { escapeFormulas: encoding.escapeFormulas };
+    const text = columns.map((c) => c.type === 'text');
+    this.#escape = text.map((isText) => isText && encoding.escapeFormulas);
+    this.#fields = text.map((isText) => fieldWriter(encoding, columns.length, isText));
     this.#separator = this.#csv ? COMMA : TAB;
   }
 
@@ -76,7 +69,7 @@ export class JsonRowsTranscoder {
    */
   transcode(page: Uint8Array): Uint8Array {
     const n = page.length;
-    let out = this.#grow(0, 2 * n + 64);
+    let out = this.#out.room(0, 2 * n + 64);
     const csv = this.#csv;
     const width = this.#width;
     const separator = this.#separator;
@@ -104,7 +97,7 @@ export class JsonRowsTranscoder {
           }
           if (real) {
             at = this.#value(Number(latin1(page, from, i)), col, start, 2 * (n - i));
-            out = this.#out;
+            out = this.#out.buffer;
           }
           i++;
           continue;
@@ -123,7 +116,7 @@ export class JsonRowsTranscoder {
         if (b === BACKSLASH) {
           i = closingQuote(page, i);
           at = this.#value(JSON.parse(utf8(page, from - 1, i + 1)) as string, col, start, 2 * (n - i));
-          out = this.#out;
+          out = this.#out.buffer;
         } else if (at === start) {
           if (csv) {
             out[at++] = QUOTE;
@@ -144,20 +137,7 @@ export class JsonRowsTranscoder {
 
   /** A value decoded from its JSON, written at `start` by the row encoders' own rules; returns the end. */
   #value(value: Value, col: number, start: number, rest: number): number {
-    const text = this.#text[col]!;
-    const field = !this.#csv ? tsvCell(value, text, this.#options) : this.#width === 1 ? singleColumnField(value, text, this.#options) : csvField(value, text, this.#options);
-    const bytes = Buffer.byteLength(field);
-    const out = this.#grow(start, start + bytes + rest + 64);
-    return start + out.write(field, start);
-  }
-
-  /** The output buffer, with room for `size` bytes and the first `keep` bytes kept. */
-  #grow(keep: number, size: number): Buffer {
-    if (size <= this.#out.length) return this.#out;
-    const next = Buffer.allocUnsafeSlow(Math.max(size, this.#out.length * 2));
-    this.#out.copy(next, 0, 0, keep);
-    this.#out = next;
-    return next;
+    return this.#out.writeValue(value, start, rest + 64, this.#fields[col]!);
   }
 }
 

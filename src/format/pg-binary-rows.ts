@@ -1,9 +1,8 @@
 import { SluiceError } from '../core/errors.ts';
 import type { Columns, TextEncoding, Value } from '../core/types.ts';
-import { csvField, singleColumnField } from './csv.ts';
+import { APOSTROPHE, BACKSLASH, ByteOutput, COMMA, type FieldWriter, NEWLINE, QUOTE, RETURN, TAB, fieldWriter } from './byte-output.ts';
 import { formulaBytes } from './json-rows.ts';
 import { batchEncoder } from './text-encoding.ts';
-import { tsvCell } from './tsv.ts';
 import { writeTimestamp } from './pg-timestamp.ts';
 
 /**
@@ -17,13 +16,6 @@ export type PgBinaryKind = 'text' | 'digits' | 'timestamp';
 const SIGNATURE = Buffer.from('PGCOPY\n\xff\r\n\0', 'latin1');
 const HEADER_FIXED = SIGNATURE.length + 8;
 
-const QUOTE = 0x22;
-const COMMA = 0x2c;
-const NEWLINE = 0x0a;
-const RETURN = 0x0d;
-const TAB = 0x09;
-const BACKSLASH = 0x5c;
-const APOSTROPHE = 0x27;
 const DOT = 0x2e;
 
 /** 1 for the bytes of `special`: a table lookup ORed over a field keeps the copy loop free of branches. */
@@ -56,7 +48,8 @@ export class PgBinaryRowsTranscoder {
   readonly #csv: boolean;
   readonly #single: boolean;
   readonly #escape: boolean;
-  readonly #options: { readonly escapeFormulas: boolean };
+  /** How the row encoders write a string of a text column (only those take the slow path). */
+  readonly #field: FieldWriter;
   readonly #separator: number;
   #header: string;
   /** Rows written so far. */
@@ -64,7 +57,7 @@ export class PgBinaryRowsTranscoder {
   #signatureRead = false;
   #ended = false;
   #rest: Buffer | undefined;
-  #out = Buffer.allocUnsafeSlow(64 * 1024);
+  readonly #out = new ByteOutput();
 
   constructor(columns: Columns, kinds: readonly PgBinaryKind[], encoding: TextEncoding) {
     if (kinds.length !== columns.length) throw new SluiceError('INTERNAL', `${kinds.length} binary kinds for ${columns.length} columns.`);
@@ -72,7 +65,7 @@ export class PgBinaryRowsTranscoder {
     this.#csv = encoding.format === 'csv';
     this.#single = columns.length === 1;
     this.#escape = encoding.escapeFormulas;
-    this.#options = { escapeFormulas: encoding.escapeFormulas };
+    this.#field = fieldWriter(encoding, columns.length, true);
     this.#separator = this.#csv ? COMMA : TAB;
     this.#header = batchEncoder(encoding, columns).header;
   }
@@ -117,14 +110,14 @@ export class PgBinaryRowsTranscoder {
   /** The header row, before the first row; returns where the rows go. */
   #writeHeader(): number {
     if (this.#header === '') return 0;
-    const at = this.#room(0, 3 * this.#header.length).write(this.#header, 0);
+    const at = this.#out.room(0, 3 * this.#header.length).write(this.#header, 0);
     this.#header = '';
     return at;
   }
 
   /** A copy of the first `length` bytes written: #out is written over by the next chunk. */
   #bytes(length: number): Buffer {
-    return Buffer.from(this.#out.subarray(0, length));
+    return Buffer.from(this.#out.buffer.subarray(0, length));
   }
 
   /** Throws unless the stream ended exactly at the end of the rows. */
@@ -138,7 +131,7 @@ export class PgBinaryRowsTranscoder {
   /** Writes at most `limit` complete rows of `data` from `i` into #out at `at`; returns the output's length. */
   #rows(data: Buffer, i: number, at: number, limit: number): number {
     const n = data.length;
-    let out = this.#room(at, at + 3 * (n - i) + 64);
+    let out = this.#out.room(at, at + 3 * (n - i) + 64);
     let rows = 0;
     const kinds = this.#kinds;
     const width = kinds.length;
@@ -195,7 +188,7 @@ export class PgBinaryRowsTranscoder {
           const risky = escape && formulaStart(first);
           if (special !== 0 || (risky && (first === TAB || first === RETURN)) || (this.#single && csv && length === 2 && first === BACKSLASH && data[p + 1] === DOT)) {
             at = this.#value(data.toString('utf8', p, end), start, 3 * (n - end) + 64);
-            out = this.#out;
+            out = this.#out.buffer;
           } else if (risky && formulaBytes(out, start, at)) {
             out.copyWithin(start + 1, start, at);
             out[start] = APOSTROPHE;
@@ -219,18 +212,7 @@ export class PgBinaryRowsTranscoder {
 
   /** A string written at `start` by the row encoders' own rules; returns its end. */
   #value(value: Value, start: number, rest: number): number {
-    const field = !this.#csv ? tsvCell(value, true, this.#options) : this.#single ? singleColumnField(value, true, this.#options) : csvField(value, true, this.#options);
-    const out = this.#room(start, start + Buffer.byteLength(field) + rest);
-    return start + out.write(field, start);
-  }
-
-  /** The output buffer, with room for `size` bytes and the first `keep` bytes kept. */
-  #room(keep: number, size: number): Buffer {
-    if (size <= this.#out.length) return this.#out;
-    const next = Buffer.allocUnsafeSlow(Math.max(size, this.#out.length * 2));
-    this.#out.copy(next, 0, 0, keep);
-    this.#out = next;
-    return next;
+    return this.#out.writeValue(value, start, rest, this.#field);
   }
 }
 
