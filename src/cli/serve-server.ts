@@ -52,7 +52,8 @@ export async function serveCommand(options: ServeOptions): Promise<number> {
   const token = adminToken(env);
   // Each export holds a connection for its whole run; counts and the pool's slack need a few more.
   const { workspace: ws } = options;
-  const database = openDatabase(resolveDatabaseUrl(options.db, ws.defaultDatabase, env), { maxConnections: maxConcurrent + 4, ...options.database });
+  // The backends write the text of COPY exports: concurrent downloads then cost the event loop only their bytes (bench/RESULTS.md, serve load).
+  const database = openDatabase(resolveDatabaseUrl(options.db, ws.defaultDatabase, env), { maxConnections: maxConcurrent + 4, copyEncoding: 'server', ...options.database });
   const sluice = createSluiceServer({
     database,
     token,

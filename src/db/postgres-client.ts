@@ -11,6 +11,8 @@ export interface ClientReaderOptions {
   readonly stallTimeoutMs: number;
   /** Read in this exported snapshot (pg_export_snapshot) instead of a fresh one: see `streamingTransaction`. */
   readonly snapshot?: string;
+  /** COPY exports read binary COPY and encode it here (see PostgresOptions.copyEncoding); default true. */
+  readonly binaryCopy?: boolean;
 }
 
 /** Errors of a client being discarded: the run has already failed or finished. */

@@ -91,7 +91,7 @@ export class PostgresCopyReader extends PooledClientReader {
       await client.query(`SELECT ${assignments}`, settings.map(String));
     }
     const binary = this.#query.binary;
-    this.#transcoder = binary && (await binaryTranscoder(client, binary));
+    this.#transcoder = binary && this.options.binaryCopy !== false ? await binaryTranscoder(client, binary) : undefined;
     this.copyFormat = this.#transcoder ? 'binary' : 'text';
     const text = this.#transcoder && binary ? binary.text : this.#query.text;
     const copy = client.query(new CopyOutQuery(text) as unknown as pg.Submittable) as unknown as CopyOutQuery;

@@ -18,6 +18,13 @@ export interface PostgresOptions {
    * open: the partitions of one run see one state of the data (see src/queue/partitioned-run.ts).
    */
   readonly snapshot?: string;
+  /**
+   * Who writes a COPY export's CSV, TSV or TXT: `node` (the default) reads the values as binary
+   * COPY and encodes them on the export's thread, the fastest for one export; `server` has the
+   * backend write the text and Node only pass the bytes on, which keeps a server's event loop free
+   * under many concurrent downloads (`sluice serve` uses it). The bytes are the same.
+   */
+  readonly copyEncoding?: 'node' | 'server';
 }
 
 export const POSTGRES_DEFAULTS = { connectTimeoutMs: 10_000, stallTimeoutMs: 120_000, statementTimeoutMs: 600_000 } as const;

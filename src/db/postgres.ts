@@ -33,6 +33,7 @@ export class PostgresDatabase implements Database {
   readonly pool: pg.Pool;
   readonly #stallTimeoutMs: number;
   readonly #snapshot: string | undefined;
+  readonly #binaryCopy: boolean;
   /** Upserts (one per sink that opened) whose COPY met a key already in the table: the rest of their batches go by INSERT. */
   readonly #copyRefused = new WeakSet<UpsertTarget>();
 
@@ -41,6 +42,7 @@ export class PostgresDatabase implements Database {
     const { connectTimeoutMs, stallTimeoutMs, statementTimeoutMs } = { ...POSTGRES_DEFAULTS, ...options };
     this.#stallTimeoutMs = stallTimeoutMs;
     this.#snapshot = options.snapshot;
+    this.#binaryCopy = options.copyEncoding !== 'server';
     this.pool = new (loadPg().Pool)({
       connectionString,
       // Plain statements (counts, pages, batch writes, locks, history) wait this long for an answer.
@@ -65,6 +67,11 @@ export class PostgresDatabase implements Database {
     return this.#stallTimeoutMs;
   }
 
+  /** Whether COPY exports read binary COPY and encode it in Node (PostgresOptions.copyEncoding). */
+  get binaryCopy(): boolean {
+    return this.#binaryCopy;
+  }
+
   streamBatches(query: SqlQuery, options: StreamOptions): PostgresCursorReader {
     return new PostgresCursorReader(this.pool, query, { ...this.#readerOptions(), batchSize: options.batchSize });
   }
@@ -74,7 +81,7 @@ export class PostgresDatabase implements Database {
   }
 
   #readerOptions(): ClientReaderOptions {
-    return { label: this.label, stallTimeoutMs: this.#stallTimeoutMs, ...(this.#snapshot === undefined ? {} : { snapshot: this.#snapshot }) };
+    return { label: this.label, stallTimeoutMs: this.#stallTimeoutMs, binaryCopy: this.#binaryCopy, ...(this.#snapshot === undefined ? {} : { snapshot: this.#snapshot }) };
   }
 
   async query(query: SqlQuery): Promise<Row[]> {

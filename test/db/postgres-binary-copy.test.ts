@@ -107,6 +107,20 @@ describe.skipIf(!pgOk)('PostgreSQL exports read as binary COPY', () => {
     }
   });
 
+  it('lets the server write the text when the database is opened with copyEncoding: server (sluice serve)', async () => {
+    const serverSide = openDatabase(scratch.url, { copyEncoding: 'server' }) as PostgresDatabase;
+    try {
+      const encoding = ENCODINGS[0]!;
+      const reader = serverSide.copyOut(buildCopy(SPEC, {}, encoding)) as PostgresCopyReader;
+      const chunks: Buffer[] = [];
+      for await (const chunk of reader) chunks.push(chunk as Buffer);
+      expect(reader.copyFormat).toBe('text');
+      expect(Buffer.concat(chunks).toString('utf8')).toBe((await read(SPEC, encoding, true)).text);
+    } finally {
+      await serverSide.close();
+    }
+  });
+
   it('leaves columns of other types to the text COPY (a boolean as t/f, char(n) padded)', async () => {
     for (const column of ['flag', 'code']) {
       const spec: SelectSpec = { ...SPEC, columns: [...COLUMNS, { name: column, type: 'text' }] };
