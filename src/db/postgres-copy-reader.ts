@@ -1,59 +1,13 @@
 import type pg from 'pg';
-import type { BinaryCopy, CopyQuery } from '../core/database.ts';
-import type { ColumnType, Columns } from '../core/types.ts';
-import { type PgBinaryKind, PgBinaryRowsTranscoder } from '../format/pg-binary-rows.ts';
+import type { CopyQuery } from '../core/database.ts';
+import type { PgBinaryRowsTranscoder } from '../format/pg-binary-rows.ts';
+import { binaryTranscoder } from './postgres-binary-copy.ts';
 import { translateDbError } from './errors.ts';
 import { CopyOutQuery } from './postgres-copy-out.ts';
 import { type ClientReaderOptions, PooledClientReader, streamingTransaction } from './postgres-client.ts';
 
 /** Bytes passed on in one turn of the event loop before the reader lets other work run. */
 const YIELD_BYTES = 256 * 1024;
-
-/** PostgreSQL type oids whose binary COPY the transcoder reads, by sluice column type. */
-const BINARY_TYPES: Record<ColumnType, ReadonlyMap<number, PgBinaryKind>> = {
-  // text, varchar
-  text: new Map([
-    [25, 'text'],
-    [1043, 'text'],
-  ]),
-  // int8, int2, int4, numeric: sent as their text (::text is their output function)
-  integer: new Map([
-    [20, 'digits'],
-    [21, 'digits'],
-    [23, 'digits'],
-    [1700, 'digits'],
-  ]),
-  // timestamptz, timestamp: sent as the timestamp to_char would print
-  timestamp: new Map([
-    [1184, 'timestamp'],
-    [1114, 'timestamp'],
-  ]),
-};
-
-/** How binary COPY sends each column, or undefined when one column's type is not one the transcoder reads (a boolean's text is not `::text`'s). */
-export function binaryKinds(columns: Columns, typeOids: readonly number[]): PgBinaryKind[] | undefined {
-  const kinds: PgBinaryKind[] = [];
-  for (const [i, column] of columns.entries()) {
-    const kind = BINARY_TYPES[column.type].get(typeOids[i] ?? 0);
-    if (kind === undefined) return undefined;
-    kinds.push(kind);
-  }
-  return kinds;
-}
-
-/**
- * The transcoder that makes a binary COPY of `binary` the bytes the text COPY writes, when the
- * columns' types and the connection's encoding (UTF-8: the transcoder decodes strings that need
- * escapes) allow; else undefined, and the text COPY runs.
- */
-async function binaryTranscoder(client: pg.PoolClient, binary: BinaryCopy): Promise<PgBinaryRowsTranscoder | undefined> {
-  const results = (await client.query(`SHOW client_encoding; ${binary.describe}`)) as unknown as pg.QueryResult[];
-  const encoding = results[0]?.rows[0]?.client_encoding as string | undefined;
-  const fields = results[1]?.fields ?? [];
-  if (encoding !== 'UTF8' || fields.length !== binary.columns.length) return undefined;
-  const kinds = binaryKinds(binary.columns, fields.map((f) => f.dataTypeID));
-  return kinds && new PgBinaryRowsTranscoder(binary.columns, kinds, binary.encoding);
-}
 
 /**
  * The bytes of `COPY (SELECT ...) TO STDOUT`, with backpressure, on a client of its own, inside a
