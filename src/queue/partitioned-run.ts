@@ -116,9 +116,18 @@ async function partitionedExport(options: PartitionedRunOptions): Promise<Partit
       await snapshot.release().catch(() => undefined);
     }
   } finally {
-    await rm(dir, { recursive: true, force: true });
+    await removePartsFolder(dir, options.logger);
     await db.close();
   }
+}
+
+/**
+ * Removes the run's part folder. A partition still running when the run failed may add its part
+ * file while the folder goes (ENOTEMPTY): the removal is retried, and a folder that stays is a
+ * warning, never the run's outcome (it replaced the failed partition's error once).
+ */
+async function removePartsFolder(dir: string, logger: Logger): Promise<void> {
+  await rm(dir, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 }).catch((error: unknown) => logger.warn({ dir, error: (error as Error).message }, 'could not remove the part folder; remove it by hand'));
 }
 
 /**
