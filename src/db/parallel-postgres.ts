@@ -82,7 +82,7 @@ export async function postgresParts(db: PostgresDatabase, spec: SelectSpec, para
       await snapshot.release();
       return { readers: 1, reason: `${plan.rows} row(s) make a single range` };
     }
-    const options = { label: db.label, stallTimeoutMs: db.stallTimeoutMs, binaryCopy: db.binaryCopy, snapshot: snapshot.id };
+    const options = db.readerOptions(snapshot.id);
     for (const [i, range] of plan.ranges.entries()) {
       const query = buildCopy(spec, params, i === 0 ? encoding : { ...encoding, header: false }, { range, keyType: plan.keyType });
       const part = new PostgresCopyReader(db.pool, query, options);

@@ -62,26 +62,17 @@ export class PostgresDatabase implements Database {
     this.pool.on('error', () => undefined);
   }
 
-  /** How long a streaming read may wait on the server (the readers of a parallel export need it too). */
-  get stallTimeoutMs(): number {
-    return this.#stallTimeoutMs;
-  }
-
-  /** Whether COPY exports read binary COPY and encode it in Node (PostgresOptions.copyEncoding). */
-  get binaryCopy(): boolean {
-    return this.#binaryCopy;
-  }
-
   streamBatches(query: SqlQuery, options: StreamOptions): PostgresCursorReader {
-    return new PostgresCursorReader(this.pool, query, { ...this.#readerOptions(), batchSize: options.batchSize });
+    return new PostgresCursorReader(this.pool, query, { ...this.readerOptions(), batchSize: options.batchSize });
   }
 
   copyOut(query: CopyQuery): PostgresCopyReader {
-    return new PostgresCopyReader(this.pool, query, this.#readerOptions());
+    return new PostgresCopyReader(this.pool, query, this.readerOptions());
   }
 
-  #readerOptions(): ClientReaderOptions {
-    return { label: this.label, stallTimeoutMs: this.#stallTimeoutMs, binaryCopy: this.#binaryCopy, ...(this.#snapshot === undefined ? {} : { snapshot: this.#snapshot }) };
+  /** What this database's streaming readers are opened with; in `snapshot` if given (the parts of a parallel export), else in the database's own, if any. */
+  readerOptions(snapshot = this.#snapshot): ClientReaderOptions {
+    return { label: this.label, stallTimeoutMs: this.#stallTimeoutMs, binaryCopy: this.#binaryCopy, ...(snapshot === undefined ? {} : { snapshot }) };
   }
 
   async query(query: SqlQuery): Promise<Row[]> {
