@@ -57,6 +57,8 @@ export class PgBinaryRowsTranscoder {
   #signatureRead = false;
   #ended = false;
   #rest: Buffer | undefined;
+  /** Where the last complete row ended in the data #rows read. */
+  #consumed = 0;
   readonly #out = new ByteOutput();
 
   constructor(columns: Columns, kinds: readonly PgBinaryKind[], encoding: TextEncoding) {
@@ -124,9 +126,6 @@ export class PgBinaryRowsTranscoder {
   finish(): void {
     if (!this.#ended || this.#rest !== undefined) throw malformed('the rows ended in the middle');
   }
-
-  /** Where the last complete row ended in the data #rows read. */
-  #consumed = 0;
 
   /** Writes at most `limit` complete rows of `data` from `i` into #out at `at`; returns the output's length. */
   #rows(data: Buffer, i: number, at: number, limit: number): number {
