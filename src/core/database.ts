@@ -1,5 +1,5 @@
 import type { Readable } from 'node:stream';
-import type { Column, Columns, EncodedStream, Row, SqlEncoding, TextEncoding, Value } from './values.ts';
+import type { Column, Columns, EncodedStream, Row, SheetEncoding, SqlEncoding, TextEncoding, Value } from './values.ts';
 
 export type Dialect = 'sqlite' | 'postgres';
 
@@ -29,13 +29,18 @@ export interface CopyQuery {
   readonly binary?: BinaryCopy;
 }
 
-/** A binary COPY of an export's values (same settings), and what the reader needs to encode them as `text` would have. */
+/**
+ * A binary COPY of an export's values (same settings), and what the reader needs to encode them
+ * as `text` would have (CSV, TSV, TXT), or as the row path writes a sheet's rows (XLSX).
+ */
 export interface BinaryCopy {
   readonly text: string;
   /** `SELECT <the columns> FROM <table> LIMIT 0`: its fields' types tell whether the binary COPY can stand in. */
   readonly describe: string;
   readonly columns: Columns;
-  readonly encoding: TextEncoding;
+  readonly encoding: TextEncoding | SheetEncoding;
+  /** A sheet's column widths come from its first rows, as many as the row path's first batch holds. */
+  readonly sampleRows?: number;
 }
 
 /**
@@ -129,6 +134,11 @@ export interface Database {
   streamBatches(query: SqlQuery, options: StreamOptions): BatchStream;
   /** The encoded bytes of a `COPY ... TO STDOUT`, where the engine has one (PostgreSQL). */
   copyOut?(query: CopyQuery): EncodedStream;
+  /**
+   * An XLSX sheet's rows encoded from the binary COPY of `query.binary` (PostgreSQL), or undefined
+   * when the columns' types or the connection do not allow it (the rows then take the row path).
+   */
+  copyOutSheet?(query: CopyQuery): Promise<EncodedStream | undefined>;
   /** A query's rows encoded off the main thread, where the engine reads synchronously (SQLite). */
   encodeRows?(query: SqlQuery, request: EncodeRequest): EncodedStream;
   /** A small query answered in full (counts, pre-flight checks). */

@@ -19,7 +19,7 @@ export type { EncodedParts, PartsRequest } from './parallel-parts.ts';
 export function openEncodedParts(db: Database, spec: SelectSpec, params: ParamValues, encoding: SqlEncoding, request: PartsRequest): Promise<EncodedParts> {
   if (request.parallel < 2) return Promise.resolve({ readers: 1, reason: 'one reader was asked for' });
   if (db instanceof PostgresDatabase) {
-    if (encoding.format === 'xlsx-sheet') return Promise.resolve({ readers: 1, reason: 'PostgreSQL cannot write XLSX rows (COPY writes CSV and text): sluice encodes them, on one reader' });
+    if (encoding.format === 'xlsx-sheet') return Promise.resolve({ readers: 1, reason: 'a PostgreSQL XLSX export reads one binary COPY and writes its sheet rows here, on one reader (the main thread writes every part)' });
     return postgresParts(db, spec, params, encoding, request.parallel);
   }
   if (db instanceof SqliteDatabase) return sqliteParts(db, spec, params, encoding, request);

@@ -1,7 +1,9 @@
 import type pg from 'pg';
 import type { BinaryCopy } from '../core/database.ts';
 import type { ColumnType, Columns } from '../core/types.ts';
+import type { PgBinaryCopyTranscoder } from '../format/pg-binary-copy.ts';
 import { type PgBinaryKind, PgBinaryRowsTranscoder } from '../format/pg-binary-rows.ts';
+import { type PgSheetKind, PgBinarySheetTranscoder } from '../format/pg-binary-sheet.ts';
 
 /** PostgreSQL type oids whose binary COPY the transcoder reads, by sluice column type. */
 const BINARY_TYPES: Record<ColumnType, ReadonlyMap<number, PgBinaryKind>> = {
@@ -24,27 +26,62 @@ const BINARY_TYPES: Record<ColumnType, ReadonlyMap<number, PgBinaryKind>> = {
   ]),
 };
 
+/** For a sheet: numeric's text stays text (the row path's value is a string), int2/int4/int8 become numbers. */
+const SHEET_TYPES: Record<ColumnType, ReadonlyMap<number, PgSheetKind>> = {
+  text: new Map([
+    [25, 'text'],
+    [1043, 'text'],
+  ]),
+  integer: new Map([
+    [20, 'int'],
+    [21, 'int'],
+    [23, 'int'],
+    [1700, 'numeric'],
+  ]),
+  timestamp: new Map([
+    [1184, 'timestamp'],
+    [1114, 'timestamp'],
+  ]),
+};
+
 /** How binary COPY sends each column, or undefined when one column's type is not one the transcoder reads (a boolean's text is not `::text`'s). */
-function binaryKinds(columns: Columns, typeOids: readonly number[]): PgBinaryKind[] | undefined {
-  const kinds: PgBinaryKind[] = [];
+function kindsOf<K>(types: Record<ColumnType, ReadonlyMap<number, K>>, columns: Columns, typeOids: readonly number[]): K[] | undefined {
+  const kinds: K[] = [];
   for (const [i, column] of columns.entries()) {
-    const kind = BINARY_TYPES[column.type].get(typeOids[i] ?? 0);
+    const kind = types[column.type].get(typeOids[i] ?? 0);
     if (kind === undefined) return undefined;
     kinds.push(kind);
   }
   return kinds;
 }
 
-/**
- * The transcoder that makes a binary COPY of `binary` the bytes the text COPY writes, when the
- * columns' types and the connection's encoding (UTF-8: the transcoder decodes strings that need
- * escapes) allow; else undefined, and the text COPY runs.
- */
-export async function binaryTranscoder(client: pg.PoolClient, binary: BinaryCopy): Promise<PgBinaryRowsTranscoder | undefined> {
-  const results = (await client.query(`SHOW client_encoding; ${binary.describe}`)) as unknown as pg.QueryResult[];
+/** What runs `SHOW client_encoding; <describe>` as one simple query: a pooled client, or the pool itself. */
+interface Queryable {
+  query(text: string): Promise<unknown>;
+}
+
+/** The columns' type oids, or undefined unless the connection speaks UTF-8 (the transcoders decode strings that need escapes). */
+async function describedTypes(client: Queryable, binary: BinaryCopy): Promise<number[] | undefined> {
+  const results = (await client.query(`SHOW client_encoding; ${binary.describe}`)) as pg.QueryResult[];
   const encoding = results[0]?.rows[0]?.client_encoding as string | undefined;
   const fields = results[1]?.fields ?? [];
   if (encoding !== 'UTF8' || fields.length !== binary.columns.length) return undefined;
-  const kinds = binaryKinds(binary.columns, fields.map((f) => f.dataTypeID));
-  return kinds && new PgBinaryRowsTranscoder(binary.columns, kinds, binary.encoding);
+  return fields.map((f) => f.dataTypeID);
+}
+
+/**
+ * The transcoder that makes a binary COPY of `binary` the bytes the text COPY writes (or, for
+ * a sheet, the row path's sheet rows), when the columns' types and the connection's encoding
+ * allow; else undefined, and the text COPY runs (a sheet's rows take the row path).
+ */
+export async function binaryTranscoder(client: Queryable, binary: BinaryCopy): Promise<PgBinaryCopyTranscoder | undefined> {
+  const oids = await describedTypes(client, binary);
+  if (oids === undefined) return undefined;
+  const { columns, encoding } = binary;
+  if (encoding.format === 'xlsx-sheet') {
+    const kinds = kindsOf(SHEET_TYPES, columns, oids);
+    return kinds && new PgBinarySheetTranscoder(columns, kinds, encoding, binary.sampleRows ?? 1);
+  }
+  const kinds = kindsOf(BINARY_TYPES, columns, oids);
+  return kinds && new PgBinaryRowsTranscoder(columns, kinds, encoding);
 }

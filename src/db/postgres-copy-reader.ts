@@ -1,6 +1,7 @@
 import type pg from 'pg';
 import type { CopyQuery } from '../core/database.ts';
-import type { PgBinaryRowsTranscoder } from '../format/pg-binary-rows.ts';
+import type { PgBinaryCopyTranscoder } from '../format/pg-binary-copy.ts';
+import { SluiceError } from '../core/errors.ts';
 import { binaryTranscoder } from './postgres-binary-copy.ts';
 import { translateDbError } from './errors.ts';
 import { CopyOutQuery } from './postgres-copy-out.ts';
@@ -18,7 +19,7 @@ export class PostgresCopyReader extends PooledClientReader {
   readonly #query: CopyQuery;
   #copy: CopyOutQuery | undefined;
   /** Set when the server sends binary COPY, which this turns into the text COPY's bytes. */
-  #transcoder: PgBinaryRowsTranscoder | undefined;
+  #transcoder: PgBinaryCopyTranscoder | undefined;
   /** Bytes passed on since the last turn of the event loop. */
   #sinceYield = 0;
   /** Data rows copied, known at the end. */
@@ -46,6 +47,10 @@ export class PostgresCopyReader extends PooledClientReader {
     }
     const binary = this.#query.binary;
     this.#transcoder = binary && this.options.binaryCopy !== false ? await binaryTranscoder(client, binary) : undefined;
+    if (!this.#transcoder && binary?.encoding.format === 'xlsx-sheet') {
+      // copyOutSheet checked the columns just before: their types changed since.
+      throw new SluiceError('INTERNAL', `The columns of the XLSX export changed while it started (${binary.describe}); run it again.`);
+    }
     this.copyFormat = this.#transcoder ? 'binary' : 'text';
     const text = this.#transcoder && binary ? binary.text : this.#query.text;
     const copy = client.query(new CopyOutQuery(text) as unknown as pg.Submittable) as unknown as CopyOutQuery;
@@ -90,7 +95,8 @@ export class PostgresCopyReader extends PooledClientReader {
   /** COMMIT completes after COPY's CommandComplete, which carries the row count. */
   async #complete(): Promise<void> {
     try {
-      this.#transcoder?.finish();
+      const held = this.#transcoder?.finish();
+      if (held !== undefined && held.length > 0) this.push(held);
       await this.client!.query('COMMIT');
       this.rowCount = this.#copy!.rowCount;
       this.busy = false;

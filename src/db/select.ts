@@ -1,6 +1,6 @@
-import type { Column, ColumnType, Columns, TextEncoding, Value } from '../core/types.ts';
+import type { Column, ColumnType, Columns, SheetEncoding, TextEncoding, Value } from '../core/types.ts';
 import type { ParamValues } from '../core/params.ts';
-import { type CopyQuery, type Dialect, type PagedSelect, type SqlQuery, placeholder, quoteIdent } from '../core/database.ts';
+import { type BinaryCopy, type CopyQuery, type Dialect, type PagedSelect, type SqlQuery, placeholder, quoteIdent } from '../core/database.ts';
 import { type KeyRange, type RangeSource, rangeCondition } from './key-ranges.ts';
 
 /** Declarative filters: each is applied only when its parameter has a value. */
@@ -238,14 +238,29 @@ export function buildCopy(spec: SelectSpec, params: ParamValues, encoding: TextE
   const list = spec.columns.map((c) => (escape && c.type === 'text' ? formulaEscaped(c.name) : selectExpression('postgres', c))).join(', ');
   const options = encoding.format === 'csv' ? ['FORMAT csv'] : ['FORMAT text', "NULL ''"];
   if (encoding.header) options.push('HEADER true');
-  const binaryList = spec.columns.map(binaryExpression).join(', ');
-  const binary = {
-    text: `COPY (${selectText(where, spec, params, binaryList, restrict)}) TO STDOUT WITH (FORMAT binary)`,
+  const binary = binaryCopy(where, spec, params, encoding, restrict);
+  return { text: `COPY (${selectText(where, spec, params, list, restrict)}) TO STDOUT WITH (${options.join(', ')})`, settings: where.values, binary };
+}
+
+/**
+ * An XLSX export's rows as binary COPY, for the reader to write as sheet rows
+ * (src/format/pg-binary-sheet.ts); there is no text COPY of a sheet to fall back on, so `text`
+ * is the binary one. `sampleRows`: the first batch of the row path, which sizes the columns.
+ */
+export function buildSheetCopy(spec: SelectSpec, params: ParamValues, encoding: SheetEncoding, sampleRows: number): CopyQuery {
+  const where = whereFor('postgres', spec, params, (n) => `current_setting('sluice.p${n}')`);
+  const binary = { ...binaryCopy(where, spec, params, encoding), sampleRows };
+  return { text: binary.text, settings: where.values, binary };
+}
+
+function binaryCopy(where: Where, spec: SelectSpec, params: ParamValues, encoding: TextEncoding | SheetEncoding, restrict?: Restriction): BinaryCopy {
+  const list = spec.columns.map(binaryExpression).join(', ');
+  return {
+    text: `COPY (${selectText(where, spec, params, list, restrict)}) TO STDOUT WITH (FORMAT binary)`,
     describe: `SELECT ${spec.columns.map((c) => quoteIdent(c.name)).join(', ')} FROM ${quoteIdent(spec.table)} LIMIT 0`,
     columns: spec.columns,
     encoding,
   };
-  return { text: `COPY (${selectText(where, spec, params, list, restrict)}) TO STDOUT WITH (${options.join(', ')})`, settings: where.values, binary };
 }
 
 /**

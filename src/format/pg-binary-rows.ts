@@ -1,9 +1,10 @@
 import { SluiceError } from '../core/errors.ts';
 import type { Columns, TextEncoding, Value } from '../core/types.ts';
-import { APOSTROPHE, BACKSLASH, ByteOutput, COMMA, type FieldWriter, NEWLINE, QUOTE, RETURN, TAB, fieldWriter } from './byte-output.ts';
+import { APOSTROPHE, BACKSLASH, COMMA, type FieldWriter, NEWLINE, QUOTE, RETURN, TAB, fieldWriter } from './byte-output.ts';
 import { formulaBytes } from './json-rows.ts';
 import { batchEncoder } from './text-encoding.ts';
 import { writeTimestamp } from './pg-timestamp.ts';
+import { PgBinaryCopyTranscoder, malformedCopy } from './pg-binary-copy.ts';
 
 /**
  * How a column arrives in PostgreSQL's binary COPY (src/db/postgres-copy-reader.ts chooses):
@@ -12,9 +13,6 @@ import { writeTimestamp } from './pg-timestamp.ts';
  * of a `timestamp`, written as sluice's ISO text.
  */
 export type PgBinaryKind = 'text' | 'digits' | 'timestamp';
-
-const SIGNATURE = Buffer.from('PGCOPY\n\xff\r\n\0', 'latin1');
-const HEADER_FIXED = SIGNATURE.length + 8;
 
 const DOT = 0x2e;
 
@@ -41,9 +39,9 @@ function formulaStart(b: number): boolean {
  * columns' values (no escaping, no formula CASE, no to_char, which cost it more than the scan
  * itself); this runs on the export's thread, beside the server's backend. Plain strings and
  * digits are copied byte by byte; a string that needs quotes or escapes is decoded and given to
- * the row encoders. Chunks may split a row anywhere: the rest waits for the next chunk.
+ * the row encoders.
  */
-export class PgBinaryRowsTranscoder {
+export class PgBinaryRowsTranscoder extends PgBinaryCopyTranscoder {
   readonly #kinds: readonly PgBinaryKind[];
   readonly #csv: boolean;
   readonly #single: boolean;
@@ -52,16 +50,9 @@ export class PgBinaryRowsTranscoder {
   readonly #field: FieldWriter;
   readonly #separator: number;
   #header: string;
-  /** Rows written so far. */
-  rows = 0;
-  #signatureRead = false;
-  #ended = false;
-  #rest: Buffer | undefined;
-  /** Where the last complete row ended in the data #rows read. */
-  #consumed = 0;
-  readonly #out = new ByteOutput();
 
   constructor(columns: Columns, kinds: readonly PgBinaryKind[], encoding: TextEncoding) {
+    super();
     if (kinds.length !== columns.length) throw new SluiceError('INTERNAL', `${kinds.length} binary kinds for ${columns.length} columns.`);
     this.#kinds = kinds;
     this.#csv = encoding.format === 'csv';
@@ -72,65 +63,17 @@ export class PgBinaryRowsTranscoder {
     this.#header = batchEncoder(encoding, columns).header;
   }
 
-  /** The encoded bytes of the complete rows `chunk` ends (with what earlier chunks left), a Buffer of their own. */
-  transcode(chunk: Buffer): Buffer {
-    if (!this.#signatureRead) {
-      const data = this.#rest === undefined ? chunk : Buffer.concat([this.#rest, chunk]);
-      const start = signatureEnd(data);
-      this.#rest = start === undefined ? Buffer.from(data) : undefined;
-      if (start === undefined) return Buffer.alloc(0);
-      this.#signatureRead = true;
-      chunk = data.subarray(start);
-    }
-    let at = this.#writeHeader();
-    let i = 0;
-    const rest = this.#rest;
-    this.#rest = undefined;
-    if (rest !== undefined) {
-      // Only as much of the chunk as completes the row the last one cut: joining the whole chunk would copy every chunk once more.
-      for (let take = Math.min(chunk.length, 4096); ; take = Math.min(chunk.length, take * 4)) {
-        const joined = Buffer.concat([rest, chunk.subarray(0, take)]);
-        at = this.#rows(joined, 0, at, 1);
-        if (this.#consumed > 0) {
-          i = this.#consumed - rest.length;
-          break;
-        }
-        if (take === chunk.length) {
-          this.#rest = joined;
-          return this.#bytes(at);
-        }
-      }
-    }
-    at = this.#rows(chunk, i, at, Number.POSITIVE_INFINITY);
-    if (this.#consumed < chunk.length) {
-      if (this.#ended) throw malformed('bytes after the end of the rows');
-      this.#rest = Buffer.from(chunk.subarray(this.#consumed));
-    }
-    return this.#bytes(at);
-  }
-
   /** The header row, before the first row; returns where the rows go. */
-  #writeHeader(): number {
+  protected override begin(): number {
     if (this.#header === '') return 0;
-    const at = this.#out.room(0, 3 * this.#header.length).write(this.#header, 0);
+    const at = this.out.room(0, 3 * this.#header.length).write(this.#header, 0);
     this.#header = '';
     return at;
   }
 
-  /** A copy of the first `length` bytes written: #out is written over by the next chunk. */
-  #bytes(length: number): Buffer {
-    return Buffer.from(this.#out.buffer.subarray(0, length));
-  }
-
-  /** Throws unless the stream ended exactly at the end of the rows. */
-  finish(): void {
-    if (!this.#ended || this.#rest !== undefined) throw malformed('the rows ended in the middle');
-  }
-
-  /** Writes at most `limit` complete rows of `data` from `i` into #out at `at`; returns the output's length. */
-  #rows(data: Buffer, i: number, at: number, limit: number): number {
+  protected override writeRows(data: Buffer, i: number, at: number, limit: number): number {
     const n = data.length;
-    let out = this.#out.room(at, at + 3 * (n - i) + 64);
+    let out = this.out.room(at, at + 3 * (n - i) + 64);
     let rows = 0;
     const kinds = this.#kinds;
     const width = kinds.length;
@@ -138,15 +81,15 @@ export class PgBinaryRowsTranscoder {
     const separator = this.#separator;
     const escape = this.#escape;
     const specials = csv ? CSV_SPECIAL : TSV_SPECIAL;
-    this.#consumed = i;
-    while (i + 2 <= n && !this.#ended && rows < limit) {
+    this.consumed = i;
+    while (i + 2 <= n && !this.ended && rows < limit) {
       const count = (data[i]! << 8) | data[i + 1]!;
       if (count === 0xffff) {
-        this.#ended = true;
-        this.#consumed = i + 2;
+        this.ended = true;
+        this.consumed = i + 2;
         break;
       }
-      if (count !== width) throw malformed(`a row of ${count} columns where ${width} were expected`);
+      if (count !== width) throw malformedCopy(`a row of ${count} columns where ${width} were expected`);
       const rowStart = at;
       let p = i + 2;
       let complete = true;
@@ -166,7 +109,7 @@ export class PgBinaryRowsTranscoder {
         }
         const kind = kinds[col]!;
         if (kind === 'timestamp') {
-          if (length !== 8) throw malformed(`a timestamp of ${length} bytes`);
+          if (length !== 8) throw malformedCopy(`a timestamp of ${length} bytes`);
           at = writeTimestamp(out, at, data.readInt32BE(p), data.readUInt32BE(p + 4));
         } else if (kind === 'digits') {
           for (let j = p; j < end; j++) out[at++] = data[j]!;
@@ -187,7 +130,7 @@ export class PgBinaryRowsTranscoder {
           const risky = escape && formulaStart(first);
           if (special !== 0 || (risky && (first === TAB || first === RETURN)) || (this.#single && csv && length === 2 && first === BACKSLASH && data[p + 1] === DOT)) {
             at = this.#value(data.toString('utf8', p, end), start, 3 * (n - end) + 64);
-            out = this.#out.buffer;
+            out = this.out.buffer;
           } else if (risky && formulaBytes(out, start, at)) {
             out.copyWithin(start + 1, start, at);
             out[start] = APOSTROPHE;
@@ -204,25 +147,13 @@ export class PgBinaryRowsTranscoder {
       rows++;
       this.rows++;
       i = p;
-      this.#consumed = i;
+      this.consumed = i;
     }
     return at;
   }
 
   /** A string written at `start` by the row encoders' own rules; returns its end. */
   #value(value: Value, start: number, rest: number): number {
-    return this.#out.writeValue(value, start, rest, this.#field);
+    return this.out.writeValue(value, start, rest, this.#field);
   }
-}
-
-/** Where the rows begin after the signature, flags and header extension; undefined while they have not all arrived. */
-function signatureEnd(data: Buffer): number | undefined {
-  if (data.length < HEADER_FIXED) return undefined;
-  if (!data.subarray(0, SIGNATURE.length).equals(SIGNATURE)) throw malformed('no binary COPY signature');
-  const start = HEADER_FIXED + data.readUInt32BE(SIGNATURE.length + 4);
-  return data.length < start ? undefined : start;
-}
-
-function malformed(what: string): SluiceError {
-  return new SluiceError('INTERNAL', `PostgreSQL's binary COPY sent ${what}.`);
 }

@@ -14,13 +14,11 @@ const NO_END_HI = 0x7fffffff;
 
 /** Writes the timestamp whose 8 bytes read as `hi` (signed) and `lo` (unsigned) at `at`; returns the end. */
 export function writeTimestamp(out: Buffer, at: number, hi: number, lo: number): number {
-  if ((hi === NO_END_HI && lo === 0xffffffff) || (hi === NO_BEGIN_HI && lo === 0)) return at;
+  if (isInfinite(hi, lo)) return at;
   let days: number;
   let rest: number;
-  // Within ±2^52 microseconds (±142,000 years) the double division rounds down exactly: its
-  // error (at most half a unit in 2^-10) is below the 1/1000 between two results.
-  if (hi >= -0x100000 && hi < 0x100000) {
-    const ms = Math.floor((hi * 0x100000000 + lo) / 1000);
+  const ms = safeMillis(hi, lo);
+  if (ms !== undefined) {
     // Day numbers and milliseconds of the day fit in 32 bits: `| 0` keeps what follows in integer arithmetic (a third faster).
     days = Math.floor(ms / MS_PER_DAY) | 0;
     rest = (ms - days * MS_PER_DAY) | 0;
@@ -47,6 +45,22 @@ export function writeTimestamp(out: Buffer, at: number, hi: number, lo: number):
   at = two(out, at, millis % 100);
   out[at++] = 0x5a; // Z
   return at;
+}
+
+/** Whether the 8 bytes are `infinity` or `-infinity` (to_char gives NULL for both). */
+export function isInfinite(hi: number, lo: number): boolean {
+  return (hi === NO_END_HI && lo === 0xffffffff) || (hi === NO_BEGIN_HI && lo === 0);
+}
+
+/**
+ * The milliseconds since 2000-01-01 (truncated, as to_char's MS) of a timestamp, or undefined
+ * beyond 2^53 of them (years past about 287,000). hi·2^32 is 1000·(hi·4,294,967) + hi·296:
+ * both parts and the division of the small one are exact in doubles, where the microseconds
+ * themselves would not be (past 2^53, about the year 2285).
+ */
+export function safeMillis(hi: number, lo: number): number | undefined {
+  const ms = hi * 4_294_967 + Math.floor((hi * 296 + lo) / 1000);
+  return Number.isSafeInteger(ms) ? ms : undefined;
 }
 
 /** Writes the `YYYY-MM-DDT` of `days` since 2000-01-01 at `at`; returns the end. */

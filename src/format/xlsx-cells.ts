@@ -58,7 +58,11 @@ export function textCell(raw: string): TextCell {
  */
 export function isoToExcelSerial(iso: string): number | undefined {
   const ms = canonicalIsoMs(iso) ?? Date.parse(iso);
-  if (Number.isNaN(ms)) return undefined;
+  return Number.isNaN(ms) ? undefined : msToExcelSerial(ms);
+}
+
+/** Milliseconds since the Unix epoch as an Excel date-time serial, or undefined outside what Excel shows as a date. */
+export function msToExcelSerial(ms: number): number | undefined {
   const serial = ms / MS_PER_DAY + UNIX_EPOCH_SERIAL;
   return serial >= FIRST_SAFE_SERIAL && serial < END_SERIAL ? serial : undefined;
 }

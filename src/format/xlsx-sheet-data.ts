@@ -33,7 +33,7 @@ export interface SheetLayout {
   readonly styles: SheetStyles;
 }
 
-function issueOf({ row, column, cell }: CellIssue): SheetCellIssue {
+export function issueOf({ row, column, cell }: CellIssue): SheetCellIssue {
   return cell.truncatedFrom === undefined ? { row, column, stripped: cell.stripped } : { row, column, stripped: cell.stripped, truncatedFrom: cell.truncatedFrom };
 }
 

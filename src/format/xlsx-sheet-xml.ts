@@ -1,5 +1,5 @@
 import type { Batch, Columns } from '../core/types.ts';
-import { type TextCell, isPlainCellText, toCellValue } from './xlsx-cells.ts';
+import { type CellValue, type TextCell, isPlainCellText, toCellValue } from './xlsx-cells.ts';
 
 /** Style ids (`s="n"`) registered in the workbook's styles part. */
 export interface SheetStyles {
@@ -51,7 +51,7 @@ export function textElement(text: string): string {
   return open + (SPECIAL.test(text) ? text.replace(SPECIAL_ALL, (c) => ESCAPES[c]!) : text) + '</t>';
 }
 
-function inlineText(ref: string, text: string, style?: number): string {
+export function inlineText(ref: string, text: string, style?: number): string {
   return `<c r="${ref}"${style === undefined ? '' : ` s="${style}"`} t="inlineStr"><is>${textElement(text)}</is></c>`;
 }
 
@@ -100,6 +100,18 @@ export class Utf8Builder implements TextSink {
   }
 }
 
+/** A cell's XML: a number, a date-time serial in the date style, or inline text. */
+export function cellXml(ref: string, cell: CellValue, styles: SheetStyles): string {
+  if (cell.kind === 'number') return `<c r="${ref}"><v>${cell.value}</v></c>`;
+  if (cell.kind === 'date') return `<c r="${ref}" s="${styles.date}"><v>${cell.serial}</v></c>`;
+  return inlineText(ref, cell.text);
+}
+
+/** Whether a text cell lost characters or was cut (a warning for the run). */
+export function isAltered(cell: CellValue): cell is TextCell {
+  return cell.kind === 'text' && (cell.stripped || cell.truncatedFrom !== undefined);
+}
+
 /** `batch[start, end)` as worksheet rows numbered from `firstRow` (see writeRowsXml). */
 export function rowsXml(batch: Batch, start: number, end: number, firstRow: number, columns: Columns, styles: SheetStyles): RowsXml {
   const out = new Utf8Builder((end - start) * 64 * columns.length);
@@ -131,12 +143,8 @@ export function writeRowsXml(out: TextSink, batch: Batch, start: number, end: nu
         continue;
       }
       const cell = toCellValue(types[i]!, value)!;
-      if (cell.kind === 'number') xml += `<c r="${ref}"><v>${cell.value}</v></c>`;
-      else if (cell.kind === 'date') xml += `<c r="${ref}" s="${styles.date}"><v>${cell.serial}</v></c>`;
-      else {
-        if (cell.stripped || cell.truncatedFrom !== undefined) issues.push({ row: number, column: columns[i]!.name, cell });
-        xml += inlineText(ref, cell.text);
-      }
+      if (isAltered(cell)) issues.push({ row: number, column: columns[i]!.name, cell });
+      xml += cellXml(ref, cell, styles);
     }
     out.append(`${xml}</row>`);
   }

@@ -5,7 +5,7 @@ import type { Database } from '../core/database.ts';
 import type { ColumnType, EncodedStream, KeySlice, SliceReader, SourceSpec, SqlEncoding, StageContext } from '../core/types.ts';
 import { openParallelExport } from '../db/parallel-export.ts';
 import { planKeyRanges, sliceOfRange } from '../db/key-ranges.ts';
-import { type Filter, type Restriction, type SelectSpec, type SliceRange, buildCopy, buildCount, buildPagedSelect, buildRangeEnd, buildSelect, rangeSource } from '../db/select.ts';
+import { type Filter, type Restriction, type SelectSpec, type SliceRange, buildCopy, buildSheetCopy, buildCount, buildPagedSelect, buildRangeEnd, buildSelect, rangeSource } from '../db/select.ts';
 
 export interface SqlSelectConfig<P extends ParamSpecs = ParamSpecs> extends SelectSpec {
   readonly summary: string;
@@ -28,9 +28,13 @@ function filterLabel(filter: Filter): string {
   return `the ${filter.op} filter on ${'columns' in filter ? filter.columns.join(', ') : filter.column}`;
 }
 
-/** The rows as the database's COPY writes them; undefined for a sheet's rows, which COPY cannot write (they take the row path). */
-function copied(db: Database, config: SqlSelectConfig, ctx: StageContext, encoding: SqlEncoding, restrict?: Restriction): EncodedStream | undefined {
-  return encoding.format === 'xlsx-sheet' ? undefined : db.copyOut?.(buildCopy(config, ctx.params, encoding, restrict));
+/**
+ * The rows as the database's COPY writes them; a sheet's rows from binary COPY, encoded by the
+ * reader (undefined where the columns' types do not allow it: they take the row path).
+ */
+async function copied(db: Database, config: SqlSelectConfig, ctx: StageContext, encoding: SqlEncoding, restrict?: Restriction): Promise<EncodedStream | undefined> {
+  if (encoding.format === 'xlsx-sheet') return restrict ? undefined : db.copyOutSheet?.(buildSheetCopy(config, ctx.params, encoding, ctx.batchSize));
+  return db.copyOut?.(buildCopy(config, ctx.params, encoding, restrict));
 }
 
 /** Slices of the export in key order (see SliceReader), when its order is a declared unique key. */

@@ -1,10 +1,13 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Columns, TextEncoding } from '../../src/core/types.ts';
+import type { Batch, Columns, SheetEncoding, TextEncoding } from '../../src/core/types.ts';
 import { openDatabase } from '../../src/db/open.ts';
 import type { PostgresCopyReader } from '../../src/db/postgres-copy-reader.ts';
 import type { PostgresDatabase } from '../../src/db/postgres.ts';
-import { type SelectSpec, buildCopy } from '../../src/db/select.ts';
+import { type SelectSpec, buildCopy, buildSelect, buildSheetCopy } from '../../src/db/select.ts';
+import { SheetDataEncoder, SheetDataParser, SheetPieces } from '../../src/format/xlsx-sheet-data.ts';
+import { SHEET_STYLES } from '../../src/format/xlsx-sheet-xml.ts';
 import { type ScratchDatabase, adminQuery, createScratchDatabase, postgresAvailable } from '../support/postgres.ts';
+import { type SheetSummary, sheetSummary } from '../support/xlsx.ts';
 
 const pgOk = await postgresAvailable();
 
@@ -128,6 +131,43 @@ describe.skipIf(!pgOk)('PostgreSQL exports read as binary COPY', () => {
       const binary = await read(spec, encoding, true);
       expect(binary.format).toBe('text');
       expect(binary.text).toBe((await read(spec, encoding, false)).text);
+    }
+  });
+
+  const SHEET: SheetEncoding = { format: 'xlsx-sheet', maxRowsPerSheet: 40, styles: SHEET_STYLES, firstRow: 0 };
+
+  /** A sheet's rows as the row path writes them: the cursor's batches through SheetDataEncoder. */
+  async function sheetByRows(spec: SelectSpec, batchSize: number): Promise<SheetSummary> {
+    const encoder = new SheetDataEncoder(spec.columns, { maxRowsPerSheet: SHEET.maxRowsPerSheet, styles: SHEET.styles });
+    const pieces = new SheetPieces();
+    for await (const batch of db.streamBatches(buildSelect('postgres', spec, {}), { batchSize })) encoder.encode(batch as Batch, pieces);
+    return sheetSummary(pieces.take());
+  }
+
+  it('writes the row path’s sheet rows (XLSX) from binary COPY: numbers, dates, text, widths, sheets and warnings', async () => {
+    const reader = await db.copyOutSheet(buildSheetCopy(SPEC, {}, SHEET, 7));
+    expect(reader).toBeDefined();
+    const parser = new SheetDataParser();
+    const pieces = [];
+    for await (const chunk of reader!) pieces.push(...parser.push(chunk as Buffer));
+    expect((reader as PostgresCopyReader).copyFormat).toBe('binary');
+    const expected = await sheetByRows(SPEC, 7);
+    expect(sheetSummary(pieces)).toEqual(expected);
+    // Not vacuous: several sheets, dates, numbers and text of every kind are there.
+    expect(expected.xml.length).toBeGreaterThan(1);
+    expect(expected.xml.join('')).toContain('s="2"><v>36585.5000115625</v>');
+    expect(expected.xml.join('')).toContain('<t>12345678901234567890.5</t>');
+    expect(expected.xml.join('')).toContain('<t>12345-06-07T08:09:10.123Z</t>');
+  });
+
+  it('leaves a sheet to the row path where binary COPY cannot stand in: other column types, copyEncoding: server', async () => {
+    const spec: SelectSpec = { ...SPEC, columns: [...COLUMNS, { name: 'flag', type: 'text' }] };
+    expect(await db.copyOutSheet(buildSheetCopy(spec, {}, SHEET, 7))).toBeUndefined();
+    const serverSide = openDatabase(scratch.url, { copyEncoding: 'server' }) as PostgresDatabase;
+    try {
+      expect(await serverSide.copyOutSheet(buildSheetCopy(SPEC, {}, SHEET, 7))).toBeUndefined();
+    } finally {
+      await serverSide.close();
     }
   });
 });

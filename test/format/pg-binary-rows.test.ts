@@ -2,54 +2,10 @@ import { describe, expect, it } from 'vitest';
 import type { Columns, Row, TextEncoding } from '../../src/core/types.ts';
 import { type PgBinaryKind, PgBinaryRowsTranscoder } from '../../src/format/pg-binary-rows.ts';
 import { batchEncoder } from '../../src/format/text-encoding.ts';
-
-const SIGNATURE = Buffer.from('PGCOPY\n\xff\r\n\0', 'latin1');
-const EPOCH_2000_MS = Date.UTC(2000, 0, 1);
-
-/** A cell as binary COPY sends it: text bytes, or a timestamp's microseconds since 2000. */
-type Cell = string | bigint | null;
-
-/** Binary COPY bytes as PostgreSQL writes them (signature, flags, an empty header extension, tuples, trailer). */
-function binaryCopy(rows: readonly Cell[][], extension = Buffer.alloc(0)): Buffer {
-  const parts: Buffer[] = [SIGNATURE, Buffer.from([0, 0, 0, 0]), int32(extension.length), extension];
-  for (const row of rows) {
-    parts.push(Buffer.from([row.length >> 8, row.length & 0xff]));
-    for (const cell of row) {
-      if (cell === null) parts.push(int32(-1));
-      else if (typeof cell === 'bigint') {
-        const value = Buffer.alloc(8);
-        value.writeBigInt64BE(cell);
-        parts.push(int32(8), value);
-      } else {
-        const bytes = Buffer.from(cell, 'utf8');
-        parts.push(int32(bytes.length), bytes);
-      }
-    }
-  }
-  parts.push(Buffer.from([0xff, 0xff]));
-  return Buffer.concat(parts);
-}
-
-function int32(n: number): Buffer {
-  const b = Buffer.alloc(4);
-  b.writeInt32BE(n);
-  return b;
-}
-
-function micros(iso: string): bigint {
-  return BigInt(Date.parse(iso) - EPOCH_2000_MS) * 1000n;
-}
+import { type Cell, EPOCH_2000_MS, binaryCopy, inPieces, micros } from '../support/pg-binary.ts';
 
 function transcodeAll(columns: Columns, kinds: PgBinaryKind[], encoding: TextEncoding, input: Buffer, cut: (at: number) => number): string {
-  const transcoder = new PgBinaryRowsTranscoder(columns, kinds, encoding);
-  const out: Buffer[] = [];
-  for (let at = 0; at < input.length; ) {
-    const end = Math.min(input.length, at + cut(at));
-    out.push(transcoder.transcode(input.subarray(at, end)));
-    at = end;
-  }
-  transcoder.finish();
-  return Buffer.concat(out).toString('utf8');
+  return inPieces(new PgBinaryRowsTranscoder(columns, kinds, encoding), input, cut).toString('utf8');
 }
 
 const AWKWARD = ['', 'plain', 'a,b', 'say "hi"', 'line\nbreak', 'cr\rhere', 'tab\there', '\tstarts with tab', '\rstarts with CR', '=SUM(A1)', '@cmd', '+1 (555) 010-9999', '-42', '+', '-', '-abc', '+1e5', 'back\\slash', '\\.', '\b\f\v', 'É unicode ✓ 🎉', 'line\u2028separator', '  spaced  ', '"', ',', "'quoted'"];

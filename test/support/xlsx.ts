@@ -1,3 +1,4 @@
+import type { SheetPiece } from '../../src/format/xlsx-sheet-data.ts';
 import { readFileSync } from 'node:fs';
 import { inflateRawSync } from 'node:zlib';
 
@@ -172,4 +173,26 @@ export function readXlsx(pathOrBuffer: string | Buffer): RawWorkbook {
     return parseSheet(a.name!, path, text(path));
   });
   return { files, sheets, ...parseStyles(text('xl/styles.xml')) };
+}
+
+export interface SheetSummary {
+  readonly xml: string[];
+  readonly records: unknown[];
+  readonly issues: unknown[];
+}
+
+/** The pieces as the sheet's writer sees them: the XML of each sheet, and the records in order (issues apart: where they fall between rows does not matter). */
+export function sheetSummary(pieces: readonly SheetPiece[]): SheetSummary {
+  const xml: string[] = [];
+  const records: unknown[] = [];
+  const issues: unknown[] = [];
+  for (const piece of pieces) {
+    if ('xml' in piece) xml[xml.length - 1] += piece.xml.toString('utf8');
+    else if ('issues' in piece) issues.push(...piece.issues.map((issue) => ({ ...issue, sheet: piece.sheet })));
+    else {
+      records.push(piece);
+      if ('sheet' in piece) xml.push('');
+    }
+  }
+  return { xml, records, issues };
 }
