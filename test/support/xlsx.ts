@@ -1,6 +1,6 @@
-import type { SheetPiece } from '../../src/format/xlsx-sheet-data.ts';
 import { readFileSync } from 'node:fs';
-import { inflateRawSync } from 'node:zlib';
+import { crc32, inflateRawSync } from 'node:zlib';
+import type { SheetPiece } from '../../src/format/xlsx-sheet-data.ts';
 
 /**
  * An XLSX reader written for the tests, independent of exceljs: a zip central-directory walk
@@ -19,6 +19,7 @@ export function unzip(zip: Buffer): Map<string, Buffer> {
   for (let i = 0; i < entries; i++) {
     if (zip.readUInt32LE(at) !== 0x02014b50) throw new Error('corrupt central directory');
     const method = zip.readUInt16LE(at + 10);
+    const crc = zip.readUInt32LE(at + 16);
     const compressed = zip.readUInt32LE(at + 20);
     const size = zip.readUInt32LE(at + 24);
     const nameLength = zip.readUInt16LE(at + 28);
@@ -31,6 +32,8 @@ export function unzip(zip: Buffer): Map<string, Buffer> {
     const data = zip.subarray(start, start + compressed);
     const content = method === 8 ? inflateRawSync(data) : Buffer.from(data);
     if (content.length !== size) throw new Error(`${name}: ${content.length} bytes inflated, ${size} expected`);
+    // Excel refuses a file whose checksums are wrong; the zip's CRC is computed in sluice (see xlsx-workbook.ts).
+    if (crc32(content) !== crc) throw new Error(`${name}: CRC-32 ${crc.toString(16)} in the zip, ${crc32(content).toString(16)} of the content`);
     files.set(name.replace(/^\//, ''), content);
     at += 46 + skip;
   }
