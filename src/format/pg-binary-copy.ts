@@ -76,6 +76,21 @@ export abstract class PgBinaryCopyTranscoder {
    */
   protected abstract writeRows(data: Buffer, i: number, at: number, limit: number): number;
 
+  /**
+   * At the start of a tuple at `i`: true when it is the trailer (the rows have ended, and
+   * `consumed` moves past it); throws unless the tuple has `width` fields.
+   */
+  protected atTrailer(data: Buffer, i: number, width: number): boolean {
+    const count = (data[i]! << 8) | data[i + 1]!;
+    if (count === 0xffff) {
+      this.ended = true;
+      this.consumed = i + 2;
+      return true;
+    }
+    if (count !== width) throw malformedCopy(`a row of ${count} columns where ${width} were expected`);
+    return false;
+  }
+
   /** The first `length` bytes written, as a Buffer of their own: `out` is written over by the next chunk. */
   protected emit(length: number): Buffer {
     return Buffer.from(this.out.buffer.subarray(0, length));

@@ -83,13 +83,7 @@ export class PgBinaryRowsTranscoder extends PgBinaryCopyTranscoder {
     const specials = csv ? CSV_SPECIAL : TSV_SPECIAL;
     this.consumed = i;
     while (i + 2 <= n && !this.ended && rows < limit) {
-      const count = (data[i]! << 8) | data[i + 1]!;
-      if (count === 0xffff) {
-        this.ended = true;
-        this.consumed = i + 2;
-        break;
-      }
-      if (count !== width) throw malformedCopy(`a row of ${count} columns where ${width} were expected`);
+      if (this.atTrailer(data, i, width)) break;
       const rowStart = at;
       let p = i + 2;
       let complete = true;

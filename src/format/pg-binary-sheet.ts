@@ -128,13 +128,7 @@ export class PgBinarySheetTranscoder extends PgBinaryCopyTranscoder {
     let rows = 0;
     this.consumed = i;
     while (i + 2 <= n && !this.ended && rows < limit) {
-      const count = (data[i]! << 8) | data[i + 1]!;
-      if (count === 0xffff) {
-        this.ended = true;
-        this.consumed = i + 2;
-        break;
-      }
-      if (count !== width) throw malformedCopy(`a row of ${count} columns where ${width} were expected`);
+      if (this.atTrailer(data, i, width)) break;
       const end = rowEnd(data, i + 2, width);
       if (end < 0) break;
       at = this.#row(data, i + 2, at);
