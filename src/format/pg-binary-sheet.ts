@@ -1,5 +1,5 @@
 import { SluiceError } from '../core/errors.ts';
-import type { ColumnType, Columns, Row, SheetEncoding, Value } from '../core/types.ts';
+import type { Columns, Row, SheetEncoding, Value } from '../core/types.ts';
 import { PgBinaryCopyTranscoder, malformedCopy } from './pg-binary-copy.ts';
 import { isInfinite, safeMillis, writeTimestamp } from './pg-timestamp.ts';
 import { MAX_CELL_TEXT, msToExcelSerial, toCellValue } from './xlsx-cells.ts';
@@ -178,10 +178,9 @@ export class PgBinarySheetTranscoder extends PgBinaryCopyTranscoder {
         out = this.out.buffer;
         sample?.push(null); // a timestamp column's width is fixed
       } else {
-        const digits = data.toString('latin1', p, end);
-        const numeric = kind === 'int' && (length - (data[p] === MINUS ? 1 : 0) <= ALWAYS_SAFE_DIGITS || Number.isSafeInteger(Number(digits)));
+        const numeric = kind === 'int' && (length - (data[p] === MINUS ? 1 : 0) <= ALWAYS_SAFE_DIGITS || Number.isSafeInteger(Number(data.toString('latin1', p, end))));
         at = numeric ? this.#value(out, at, col, NUMBER_OPEN, data, p, end) : this.#inline(out, at, col, data, p, end);
-        sample?.push(digits);
+        sample?.push(data.toString('latin1', p, end));
       }
       if (slow !== undefined) {
         const cell = toCellValue(this.#columns[col]!.type, slow)!;
@@ -302,6 +301,3 @@ function hasEscapedCharacter(data: Buffer, p: number, end: number): boolean {
   }
   return false;
 }
-
-/** The sluice column types a sheet kind reads (postgres-binary-copy.ts maps the server's types to kinds). */
-export const SHEET_KIND_TYPES: Readonly<Record<PgSheetKind, ColumnType>> = { text: 'text', int: 'integer', numeric: 'integer', timestamp: 'timestamp' };
