@@ -1,4 +1,5 @@
 import type { RunSummary } from '../core/metrics.ts';
+import { groupDigits } from '../core/group-digits.ts';
 
 export function formatBytes(bytes: number): string {
   if (bytes < 1024) return `${bytes} B`;
@@ -8,7 +9,7 @@ export function formatBytes(bytes: number): string {
 }
 
 export function formatCount(n: number): string {
-  return n.toLocaleString('en-US');
+  return groupDigits(n);
 }
 
 /** `export-csv: 100,000 rows -> out/export-csv.csv (14.1 MB) in 0.84 s, 119,000 rows/s, peak RSS 71.0 MB` */

@@ -8,6 +8,7 @@ import { RUNS_QUERY, runFilter } from '../ops/runs-query.ts';
 import type { Workspace } from './apps.ts';
 import { type Command, DB_OPTION, defineCommand } from './command.ts';
 import { formatTable } from './format.ts';
+import { groupDigits } from '../core/group-digits.ts';
 
 const JSON_OPTION = { type: 'boolean', default: false, description: 'Print JSON instead of a table' } as const;
 
@@ -26,7 +27,7 @@ async function withHistory<T>(ws: Workspace, db: string | undefined, use: (histo
 }
 
 function ended(run: RunRecord): string {
-  if (run.status === 'running' || run.status === 'abandoned') return run.status === 'running' ? `${run.rows.toLocaleString('en-US')} rows so far` : `last heartbeat ${run.heartbeatAt}`;
+  if (run.status === 'running' || run.status === 'abandoned') return run.status === 'running' ? `${groupDigits(run.rows)} rows so far` : `last heartbeat ${run.heartbeatAt}`;
   if (run.errorMessage) return `${run.errorCode ?? ''} ${run.errorMessage}`.trim();
   return run.output ?? '';
 }
@@ -40,7 +41,7 @@ export function runsTable(runs: readonly RunRecord[]): string {
     run.who,
     run.startedAt.replace('T', ' ').replace(/\.\d+Z$/, 'Z'),
     run.finishedAt ? formatDuration(Date.parse(run.finishedAt) - Date.parse(run.startedAt)) : '',
-    run.rows.toLocaleString('en-US'),
+    groupDigits(run.rows),
     ended(run),
   ]);
   return `${formatTable(['id', 'pipeline', 'status', 'via', 'who', 'started', 'took', 'rows', 'output / error'], rows, [7])}\n`;
@@ -58,8 +59,8 @@ function runText(run: RunRecord): string {
     ['started', run.startedAt],
     ['finished', run.finishedAt ?? ''],
     ['heartbeat', run.heartbeatAt],
-    ['rows', `${run.rows.toLocaleString('en-US')}${run.expectedRows !== null ? ` of ${run.expectedRows.toLocaleString('en-US')} expected` : ''}`],
-    ['bytes', run.bytes.toLocaleString('en-US')],
+    ['rows', `${groupDigits(run.rows)}${run.expectedRows !== null ? ` of ${groupDigits(run.expectedRows)} expected` : ''}`],
+    ['bytes', groupDigits(run.bytes)],
     ['output', run.output ?? ''],
     ['error', run.errorCode ? `${run.errorCode}: ${run.errorMessage ?? ''}` : ''],
   ];
@@ -98,7 +99,7 @@ export function runsCli(ws: Workspace): Command[] {
       if (options.olderThan === undefined) throw new SluiceError('USAGE', 'Say which runs to delete: sluice runs prune --older-than 90d.');
       const before = Date.now() - parseAge(options.olderThan as string, '--older-than');
       const deleted = await withHistory(ws, options.db as string | undefined, (history) => history.prune(before));
-      process.stdout.write(`Deleted ${deleted.toLocaleString('en-US')} runs started before ${new Date(before).toISOString()}\n`);
+      process.stdout.write(`Deleted ${groupDigits(deleted)} runs started before ${new Date(before).toISOString()}\n`);
       return 0;
     },
   });

@@ -10,6 +10,7 @@ import type { QueueJob, QueuedRun, QueuedRunResult, RunQueue } from '../queue/ru
 import type { Workspace } from './apps.ts';
 import { type Command, DB_OPTION, QUEUE_DB_OPTION } from './command.ts';
 import { pipelineInvocation } from './pipeline-invocation.ts';
+import { groupDigits } from '../core/group-digits.ts';
 
 export const SUBMIT_OPTIONS = {
   queueDb: QUEUE_DB_OPTION,
@@ -43,7 +44,7 @@ function isDone(job: QueueJob): boolean {
 export function outcomeOf(job: QueueJob): { readonly exitCode: number; readonly line: string } {
   const result = job.output as QueuedRunResult | null;
   if (job.state === 'completed' && result && 'status' in result) {
-    if (result.status === 'succeeded') return { exitCode: 0, line: `succeeded: ${result.rows.toLocaleString('en-US')} rows${result.output ? ` -> ${result.output}` : ''} (run ${result.runId})` };
+    if (result.status === 'succeeded') return { exitCode: 0, line: `succeeded: ${groupDigits(result.rows)} rows${result.output ? ` -> ${result.output}` : ''} (run ${result.runId})` };
     return { exitCode: result.status === 'refused' ? 3 : 1, line: `${result.status}: ${result.error?.message ?? ''} (run ${result.runId})` };
   }
   const message = (job.output as { message?: string } | null)?.message ?? job.state;

@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import type { RunMetrics } from './metrics.ts';
+import { groupDigits } from './group-digits.ts';
 
 export const PROGRESS_EVERY_ROWS = 10_000;
 
@@ -16,12 +17,12 @@ function rate(metrics: RunMetrics): number {
 
 /** `[#####.....] 45% 450,000/1,000,000 rows 312,000 rows/s ETA 2s` */
 export function progressBar(rows: number, total: number | undefined, rowsPerSecond: number, width = 30): string {
-  const speed = `${Math.round(rowsPerSecond).toLocaleString('en-US')} rows/s`;
-  if (!total) return `${rows.toLocaleString('en-US')} rows ${speed}`;
+  const speed = `${groupDigits(Math.round(rowsPerSecond))} rows/s`;
+  if (!total) return `${groupDigits(rows)} rows ${speed}`;
   const fraction = Math.min(1, rows / total);
   const filled = Math.round(fraction * width);
   const eta = rowsPerSecond > 0 ? formatDuration((total - rows) / rowsPerSecond) : '?';
-  return `[${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${Math.floor(fraction * 100)}% ${rows.toLocaleString('en-US')}/${total.toLocaleString('en-US')} rows ${speed} ETA ${eta}`;
+  return `[${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${Math.floor(fraction * 100)}% ${groupDigits(rows)}/${groupDigits(total)} rows ${speed} ETA ${eta}`;
 }
 
 /**

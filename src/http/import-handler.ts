@@ -10,6 +10,7 @@ import { pipelineNamed } from '../core/registry.ts';
 import { trackedRun } from '../ops/tracked-run.ts';
 import { Exchange, type PipelineHandlerOptions, RETRY_AFTER_SECONDS, type RequestHandler, clientAddress, requestParams } from './handler.ts';
 import { publicError, sendJson } from './respond.ts';
+import { groupDigits } from '../core/group-digits.ts';
 
 /** A request body's Content-Type (without parameters) and the input format it names. */
 const CONTENT_TYPES: Readonly<Record<string, InputFormat>> = {
@@ -39,7 +40,7 @@ function limitedBody(req: IncomingMessage, max: number): Transform {
   const counter = new Transform({
     transform(chunk: Buffer, _encoding, callback) {
       seen += chunk.length;
-      if (seen > max) return callback(new SluiceError('INPUT_TOO_LARGE', `The request body is larger than the ${max.toLocaleString('en-US')} bytes this server takes.`));
+      if (seen > max) return callback(new SluiceError('INPUT_TOO_LARGE', `The request body is larger than the ${groupDigits(max)} bytes this server takes.`));
       callback(null, chunk);
     },
   });
@@ -89,7 +90,7 @@ async function serveImport(resolve: () => Promise<Pipeline>, options: ImportHand
   const format = formatOf(req);
   if (!format) return refuse(res, 415, { error: `Send the file as text/csv, application/x-ndjson or ${Object.keys(CONTENT_TYPES).at(-1)} (Content-Type).` });
   const max = options.maxBodyBytes ?? DEFAULT_MAX_IMPORT_BYTES;
-  if (Number(req.headers['content-length'] ?? 0) > max) return refuse(res, 413, { error: `The request body is larger than the ${max.toLocaleString('en-US')} bytes this server takes.` });
+  if (Number(req.headers['content-length'] ?? 0) > max) return refuse(res, 413, { error: `The request body is larger than the ${groupDigits(max)} bytes this server takes.` });
   const release = options.limiter ? options.limiter.tryAcquire() : () => undefined;
   if (!release) return refuse(res, 503, { error: 'Too many runs are going; retry shortly.' }, { 'Retry-After': String(RETRY_AFTER_SECONDS) });
   const exchange = new Exchange(req, res);

@@ -21,6 +21,7 @@ import { openDatabase } from '../db/open.ts';
 import type { PartitionJob, PartitionResult } from './partition-job.ts';
 import { runPartitioned } from './partitioned-run.ts';
 import { PARTITION_QUEUE, type QueuedRun, type QueuedRunResult, RUN_QUEUE, type RunQueue } from './run-queue.ts';
+import { groupDigits } from '../core/group-digits.ts';
 
 /** A run stops this long before pg-boss would expire its job, so a retry never writes beside it. */
 const EXPIRY_MARGIN_MS = 2000;
@@ -141,7 +142,7 @@ export class QueueWorker implements Drainable {
           metrics?.jobSucceeded(data.job, new Date());
           metrics?.jobFinished(data.job, 'succeeded');
         }
-        log.info({ summary }, `job ${job.id}: ${summary.rows.toLocaleString('en-US')} rows${out ? ` -> ${out}` : ''}`);
+        log.info({ summary }, `job ${job.id}: ${groupDigits(summary.rows)} rows${out ? ` -> ${out}` : ''}`);
         return { runId, status: 'succeeded', rows: summary.rows, bytes: summary.bytesWritten, ...(out ? { output: out } : {}) };
       } catch (error) {
         const failure = toSluiceError(error);
@@ -195,7 +196,7 @@ export class QueueWorker implements Drainable {
         onProgress: (p) => (progress = p),
       }),
     );
-    log.info({ partitions: done.partitions.length }, `job ${job.id}: ${done.rows.toLocaleString('en-US')} rows in ${done.partitions.length} partitions${out ? ` -> ${out}` : ''}`);
+    log.info({ partitions: done.partitions.length }, `job ${job.id}: ${groupDigits(done.rows)} rows in ${done.partitions.length} partitions${out ? ` -> ${out}` : ''}`);
     return { runId, status: 'succeeded', rows: done.rows, bytes: done.bytes, ...(out ? { output: out } : {}), partitions: done.partitions };
   }
 
@@ -215,7 +216,7 @@ export class QueueWorker implements Drainable {
         { params, database, output: data.out ? outputForPath(data.out) : undefined, partition, signal: AbortSignal.any([stop, expiry.signal]), logger: log },
         { trigger: 'worker', who: data.submittedBy, job: partitionJobName(data.runId, data.index, data.of), attempt, history: this.#options.history, live: this.#options.live },
       );
-      log.info(`partition ${data.index + 1}/${data.of} of run ${data.runId}: ${summary.rows.toLocaleString('en-US')} rows`);
+      log.info(`partition ${data.index + 1}/${data.of} of run ${data.runId}: ${groupDigits(summary.rows)} rows`);
       return { runId: data.runId, rows: summary.rows, bytes: summary.bytesWritten };
     } catch (error) {
       const failure = toSluiceError(error);

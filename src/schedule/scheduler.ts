@@ -19,6 +19,7 @@ import { enqueueJob } from './enqueue.ts';
 import { expandPlaceholders } from './placeholders.ts';
 import type { RunQueue } from '../queue/run-queue.ts';
 import type { DrainResult, Drainable } from '../ops/shutdown.ts';
+import { groupDigits } from '../core/group-digits.ts';
 
 /** What the scheduler reports to Prometheus (SluiceMetrics implements it). */
 export interface SchedulerMetrics {
@@ -190,7 +191,7 @@ export class Scheduler implements Drainable {
       metrics?.runEnded(job.pipeline.name, summary);
       metrics?.jobSucceeded(job.name, new Date());
       metrics?.jobFinished(job.name, 'succeeded');
-      log.info({ summary }, `job ${job.name}: ${summary.rows.toLocaleString('en-US')} rows${out ? ` -> ${out}` : ''} in ${(summary.durationMs / 1000).toFixed(2)} s`);
+      log.info({ summary }, `job ${job.name}: ${groupDigits(summary.rows)} rows${out ? ` -> ${out}` : ''} in ${(summary.durationMs / 1000).toFixed(2)} s`);
       return 'succeeded';
     } catch (error) {
       const failure = toSluiceError(error);

@@ -3,6 +3,7 @@ import type { Batch, Row, Value, WriterSinkSpec } from '../core/types.ts';
 import { columnIndexes } from '../core/columns.ts';
 import { SluiceError } from '../core/errors.ts';
 import { batchWriter } from './batch-writer.ts';
+import { groupDigits } from '../core/group-digits.ts';
 
 export const UPSERT_MODES = ['insert', 'upsert', 'skip-existing'] as const satisfies readonly UpsertMode[];
 
@@ -80,7 +81,7 @@ export function sqlUpsert(config: SqlUpsertConfig): WriterSinkSpec<{ mode: typeo
   return {
     kind: 'sink.sql-upsert',
     type: 'writer',
-    summary: `INSERT ... ON CONFLICT (${config.key}) into ${config.table} (new rows by COPY on PostgreSQL), one transaction per ${commitRows.toLocaleString('en-US')} rows`,
+    summary: `INSERT ... ON CONFLICT (${config.key}) into ${config.table} (new rows by COPY on PostgreSQL), one transaction per ${groupDigits(commitRows)} rows`,
     params: { mode, dryRun: DRY_RUN_PARAM, atomic: ATOMIC_PARAM },
     countsCommitted: true,
     check: (columns) => void columnIndexes(columns, [config.key]),

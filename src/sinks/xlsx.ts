@@ -5,6 +5,7 @@ import { SheetDataEncoder, SheetDataParser, SheetPieces } from '../format/xlsx-s
 import { SHEET_STYLES } from '../format/xlsx-sheet-xml.ts';
 import { EXCEL_MAX_ROWS, sheetName, validateMaxRows, validateSheetBaseName } from '../format/xlsx-sheets.ts';
 import { type XlsxSettings, XlsxStream } from './xlsx-stream.ts';
+import { groupDigits } from '../core/group-digits.ts';
 
 export interface XlsxSinkConfig {
   /** The first sheet's name; later sheets are `<name> (2)`, `<name> (3)`, ... Default `Sheet1`, as Excel's. */
@@ -71,7 +72,7 @@ export function xlsxSink(config: XlsxSinkConfig = {}): EncoderSinkSpec<{}> {
   return {
     kind: 'sink.xlsx',
     type: 'encoder',
-    summary: `Excel workbook (sheets "${sheetName(settings.sheetName, 0)}", "${sheetName(settings.sheetName, 1)}", ... of at most ${settings.maxRowsPerSheet.toLocaleString('en-US')} rows)`,
+    summary: `Excel workbook (sheets "${sheetName(settings.sheetName, 0)}", "${sheetName(settings.sheetName, 1)}", ... of at most ${groupDigits(settings.maxRowsPerSheet)} rows)`,
     format: { extension: 'xlsx', contentType: 'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet' },
     check: requireColumns,
     open(ctx, columns) {
