@@ -179,7 +179,7 @@ export class PgBinarySheetTranscoder extends PgBinaryCopyTranscoder {
         sample?.push(null); // a timestamp column's width is fixed
       } else {
         const numeric = kind === 'int' && (length - (data[p] === MINUS ? 1 : 0) <= ALWAYS_SAFE_DIGITS || Number.isSafeInteger(Number(data.toString('latin1', p, end))));
-        at = numeric ? this.#value(out, at, col, NUMBER_OPEN, data, p, end) : this.#inline(out, at, col, data, p, end);
+        at = numeric ? this.#number(out, at, col, data, p, end) : this.#inline(out, at, col, data, p, end);
         sample?.push(data.toString('latin1', p, end));
       }
       if (slow !== undefined) {
@@ -231,8 +231,8 @@ export class PgBinarySheetTranscoder extends PgBinaryCopyTranscoder {
     return put(out, at, TEXT_CLOSE);
   }
 
-  #value(out: Buffer, at: number, col: number, open: Buffer, data: Buffer, p: number, end: number): number {
-    at = this.#open(out, at, col, open);
+  #number(out: Buffer, at: number, col: number, data: Buffer, p: number, end: number): number {
+    at = this.#open(out, at, col, NUMBER_OPEN);
     for (let j = p; j < end; j++) out[at++] = data[j]!;
     return put(out, at, VALUE_CLOSE);
   }
