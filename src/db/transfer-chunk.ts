@@ -28,6 +28,13 @@ export class TransferChunk implements SheetOutput {
     this.#length += buffer.write(text, this.#length);
   }
 
+  /** Bytes already encoded (a transcoder's output). */
+  appendBytes(bytes: Uint8Array): void {
+    const buffer = this.#room(bytes.length);
+    buffer.set(bytes, this.#length);
+    this.#length += bytes.length;
+  }
+
   record(record: SheetRecord): void {
     this.append(recordText(record));
   }

@@ -1,0 +1,173 @@
+import { SluiceError } from '../core/errors.ts';
+import type { ColumnType, Columns, Row, SheetEncoding } from '../core/types.ts';
+import { ByteOutput } from './byte-output.ts';
+import { SheetRowWriter, isPlainText } from './sheet-row-writer.ts';
+
+const QUOTE = 0x22;
+const BACKSLASH = 0x5c;
+const COMMA = 0x2c;
+const CLOSE = 0x5d;
+const LETTER_N = 0x6e;
+
+/** Bytes of a number that make it a real (JSON writes integers without them). */
+function isRealByte(b: number): boolean {
+  return b === 0x2e || b === 0x65 || b === 0x45;
+}
+
+/**
+ * An XLSX sheet's rows from rows written as JSON arrays, one per line (SQLite's pages, see
+ * src/db/sqlite-json-pages.ts): the bytes SheetDataEncoder writes for the values the row path
+ * reads (a test holds the two byte-identical). Plain strings, integers and canonical timestamps
+ * go byte by byte (src/format/sheet-row-writer.ts); a string with JSON escapes, a real, or a
+ * value a cell must alter is decoded and given to the row path's own cell functions.
+ */
+export class JsonSheetTranscoder {
+  readonly #types: readonly ColumnType[];
+  readonly #out = new ByteOutput();
+  readonly #rows: SheetRowWriter;
+
+  /** `sampleRows`: the first batch's size, which sizes the columns; undefined when the widths are written elsewhere. */
+  constructor(columns: Columns, encoding: SheetEncoding, sampleRows: number | undefined) {
+    this.#types = columns.map((c) => c.type);
+    this.#rows = new SheetRowWriter(this.#out, columns, encoding, sampleRows);
+  }
+
+  /** The sheet rows of `page` (JSON arrays separated by LF), empty while the first rows wait for their widths; a view that the next call overwrites. */
+  transcode(page: Uint8Array): Buffer {
+    const rows = this.#rows;
+    const types = this.#types;
+    const n = page.length;
+    let at = 0;
+    let i = 0;
+    while (i < n) {
+      i++; // [
+      at = rows.beginRow(at);
+      const sampling = rows.sampling;
+      for (let col = 0; col < types.length; col++) {
+        const first = page[i]!;
+        if (first === LETTER_N) {
+          i += 5; // null and the , or ] after it
+          if (sampling) rows.sample(null);
+          continue;
+        }
+        if (first !== QUOTE) {
+          const from = i;
+          let real = false;
+          for (let b = first; b !== COMMA && b !== CLOSE; b = page[++i]!) {
+            if (i >= n) throw malformed();
+            real ||= isRealByte(b);
+          }
+          if (real) {
+            const value = Number(latin1(page, from, i));
+            at = rows.value(at, col, value);
+            if (sampling) rows.sample(value);
+          } else {
+            at = types[col] === 'integer' ? rows.integer(at, col, page, from, i) : rows.inline(at, col, page, from, i);
+            if (sampling) rows.sample(latin1(page, from, i));
+          }
+          i++;
+          continue;
+        }
+        const from = i + 1;
+        let b = page[++i]!;
+        while (b !== QUOTE && b !== BACKSLASH) {
+          if (i >= n) throw malformed();
+          b = page[++i]!;
+        }
+        if (b === BACKSLASH) {
+          i = closingQuote(page, i);
+          const value = JSON.parse(utf8(page, from - 1, i + 1)) as string;
+          at = rows.value(at, col, value);
+          if (sampling) rows.sample(value);
+        } else {
+          at = this.#string(at, col, page, from, i);
+          if (sampling) rows.sample(utf8(page, from, i));
+        }
+        i += 2; // the closing quote and the , or ] after it
+      }
+      at = rows.endRow(at);
+      i++; // the LF between rows
+    }
+    return rows.emit(at, false);
+  }
+
+  /** Rows the reader could only read as values (text that is not UTF-8), written by the row path's own cell functions. */
+  transcodeValues(batch: readonly Row[]): Buffer {
+    const rows = this.#rows;
+    let at = 0;
+    for (const row of batch) {
+      at = rows.beginRow(at);
+      const sampling = rows.sampling;
+      for (let col = 0; col < this.#types.length; col++) {
+        const value = row[col] ?? null;
+        if (value !== null) at = rows.value(at, col, value);
+        if (sampling) rows.sample(value);
+      }
+      at = rows.endRow(at);
+    }
+    return rows.emit(at, false);
+  }
+
+  /** What is still held at the end: a short export's rows, after their widths. */
+  finish(): Buffer {
+    return this.#rows.finish();
+  }
+
+  /** A string without escapes: a date-time when a timestamp column holds canonical ISO text in Excel's range, else text. */
+  #string(at: number, col: number, page: Uint8Array, from: number, end: number): number {
+    const rows = this.#rows;
+    if (this.#types[col] === 'timestamp') {
+      const ms = canonicalIsoBytesMs(page, from, end);
+      const written = ms === undefined ? -1 : rows.date(at, col, ms);
+      return written >= 0 ? written : rows.value(at, col, utf8(page, from, end));
+    }
+    return isPlainText(page, from, end) ? rows.inline(at, col, page, from, end) : rows.value(at, col, utf8(page, from, end));
+  }
+}
+
+/** Two ASCII digits at `at` as a number, or -1. */
+function twoDigits(bytes: Uint8Array, at: number): number {
+  const tens = bytes[at]! - 0x30;
+  const ones = bytes[at + 1]! - 0x30;
+  return tens >>> 0 > 9 || ones >>> 0 > 9 ? -1 : tens * 10 + ones;
+}
+
+/** canonicalIsoMs (src/format/xlsx-cells.ts) on the text's bytes: the same milliseconds, or undefined for whatever it leaves to Date.parse. */
+function canonicalIsoBytesMs(b: Uint8Array, p: number, end: number): number | undefined {
+  if (end - p !== 24) return undefined;
+  if (b[p + 4] !== 0x2d || b[p + 7] !== 0x2d || b[p + 10] !== 0x54 || b[p + 13] !== 0x3a || b[p + 16] !== 0x3a || b[p + 19] !== 0x2e || b[p + 23] !== 0x5a) return undefined;
+  const century = twoDigits(b, p);
+  const yearOfCentury = twoDigits(b, p + 2);
+  const month = twoDigits(b, p + 5);
+  const day = twoDigits(b, p + 8);
+  const hours = twoDigits(b, p + 11);
+  const minutes = twoDigits(b, p + 14);
+  const seconds = twoDigits(b, p + 17);
+  const tenths = twoDigits(b, p + 20);
+  const thousandths = b[p + 22]! - 0x30;
+  if ((century | yearOfCentury | month | day | hours | minutes | seconds | tenths) < 0 || thousandths >>> 0 > 9) return undefined;
+  const year = century * 100 + yearOfCentury;
+  if (year < 100 || month < 1 || month > 12 || day < 1 || day > 28 || hours > 23 || minutes > 59 || seconds > 59) return undefined;
+  return Date.UTC(year, month - 1, day, hours, minutes, seconds, tenths * 10 + thousandths);
+}
+
+/** The index of the quote that closes a string with escapes, from inside it. */
+function closingQuote(page: Uint8Array, i: number): number {
+  for (let b = page[i]!; b !== QUOTE; b = page[++i]!) {
+    if (i >= page.length) throw malformed();
+    if (b === BACKSLASH) i++;
+  }
+  return i;
+}
+
+function malformed(): SluiceError {
+  return new SluiceError('INTERNAL', 'A page of JSON rows ended in the middle of a value.');
+}
+
+function latin1(page: Uint8Array, start: number, end: number): string {
+  return Buffer.from(page.buffer, page.byteOffset + start, end - start).toString('latin1');
+}
+
+function utf8(page: Uint8Array, start: number, end: number): string {
+  return Buffer.from(page.buffer, page.byteOffset + start, end - start).toString('utf8');
+}
