@@ -1,6 +1,6 @@
-import { SluiceError } from '../core/errors.ts';
 import type { Columns, TextEncoding, Value } from '../core/types.ts';
 import { APOSTROPHE, BACKSLASH, ByteOutput, COMMA, type FieldWriter, NEWLINE, QUOTE, TAB, fieldWriter } from './byte-output.ts';
+import { CLOSE, LETTER_N, closingQuote, isRealByte, latin1, malformedPage, utf8 } from './json-page.ts';
 
 /**
  * CSV, TSV and TXT bytes from rows written as JSON arrays, one per line — what SQLite's
@@ -11,14 +11,6 @@ import { APOSTROPHE, BACKSLASH, ByteOutput, COMMA, type FieldWriter, NEWLINE, QU
  * real number) is decoded and given to those encoders. The input must be valid UTF-8 (the
  * caller checks: JavaScript strings cannot hold what is not).
  */
-
-const CLOSE = 0x5d;
-const LETTER_N = 0x6e;
-
-/** Bytes of a number that make it a real (JSON writes integers without them). */
-function isRealByte(b: number): boolean {
-  return b === 0x2e || b === 0x65 || b === 0x45;
-}
 
 function isDigit(b: number): boolean {
   return b >= 0x30 && b <= 0x39;
@@ -91,7 +83,7 @@ export class JsonRowsTranscoder {
           const start = at;
           let real = false;
           for (let b = first; b !== COMMA && b !== CLOSE; b = page[++i]!) {
-            if (i >= n) throw malformed();
+            if (i >= n) throw malformedPage();
             real ||= isRealByte(b);
             out[at++] = b;
           }
@@ -108,7 +100,7 @@ export class JsonRowsTranscoder {
         let comma = false;
         let b = page[++i]!;
         while (b !== QUOTE && b !== BACKSLASH) {
-          if (i >= n) throw malformed();
+          if (i >= n) throw malformedPage();
           if (b === COMMA) comma = true;
           out[at++] = b;
           b = page[++i]!;
@@ -141,20 +133,6 @@ export class JsonRowsTranscoder {
   }
 }
 
-/** The index of the quote that closes a string with escapes, from inside it. */
-function closingQuote(page: Uint8Array, i: number): number {
-  for (let b = page[i]!; b !== QUOTE; b = page[++i]!) {
-    if (i >= page.length) throw malformed();
-    if (b === BACKSLASH) i++;
-  }
-  return i;
-}
-
-/** Input that is not rows of JSON arrays: a bug, never a reason to loop past the end. */
-function malformed(): SluiceError {
-  return new SluiceError('INTERNAL', 'A page of JSON rows ended in the middle of a value.');
-}
-
 /** Moves the field at start..end along for its CSV quotes and formula `'`; returns its new end. */
 function wrap(out: Buffer, start: number, end: number, quoted: boolean, apostrophe: boolean): number {
   const shift = (quoted ? 1 : 0) + (apostrophe ? 1 : 0);
@@ -167,10 +145,3 @@ function wrap(out: Buffer, start: number, end: number, quoted: boolean, apostrop
   return end;
 }
 
-function latin1(page: Uint8Array, start: number, end: number): string {
-  return Buffer.from(page.buffer, page.byteOffset + start, end - start).toString('latin1');
-}
-
-function utf8(page: Uint8Array, start: number, end: number): string {
-  return Buffer.from(page.buffer, page.byteOffset + start, end - start).toString('utf8');
-}

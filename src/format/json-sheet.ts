@@ -1,18 +1,7 @@
-import { SluiceError } from '../core/errors.ts';
 import type { ColumnType, Columns, Row, SheetEncoding } from '../core/types.ts';
-import { ByteOutput } from './byte-output.ts';
+import { BACKSLASH, ByteOutput, COMMA, QUOTE } from './byte-output.ts';
+import { CLOSE, LETTER_N, closingQuote, isRealByte, latin1, malformedPage, utf8 } from './json-page.ts';
 import { SheetRowWriter, isPlainText } from './sheet-row-writer.ts';
-
-const QUOTE = 0x22;
-const BACKSLASH = 0x5c;
-const COMMA = 0x2c;
-const CLOSE = 0x5d;
-const LETTER_N = 0x6e;
-
-/** Bytes of a number that make it a real (JSON writes integers without them). */
-function isRealByte(b: number): boolean {
-  return b === 0x2e || b === 0x65 || b === 0x45;
-}
 
 /**
  * An XLSX sheet's rows from rows written as JSON arrays, one per line (SQLite's pages, see
@@ -54,7 +43,7 @@ export class JsonSheetTranscoder {
           const from = i;
           let real = false;
           for (let b = first; b !== COMMA && b !== CLOSE; b = page[++i]!) {
-            if (i >= n) throw malformed();
+            if (i >= n) throw malformedPage();
             real ||= isRealByte(b);
           }
           if (real) {
@@ -71,7 +60,7 @@ export class JsonSheetTranscoder {
         const from = i + 1;
         let b = page[++i]!;
         while (b !== QUOTE && b !== BACKSLASH) {
-          if (i >= n) throw malformed();
+          if (i >= n) throw malformedPage();
           b = page[++i]!;
         }
         if (b === BACKSLASH) {
@@ -151,23 +140,3 @@ function canonicalIsoBytesMs(b: Uint8Array, p: number, end: number): number | un
   return Date.UTC(year, month - 1, day, hours, minutes, seconds, tenths * 10 + thousandths);
 }
 
-/** The index of the quote that closes a string with escapes, from inside it. */
-function closingQuote(page: Uint8Array, i: number): number {
-  for (let b = page[i]!; b !== QUOTE; b = page[++i]!) {
-    if (i >= page.length) throw malformed();
-    if (b === BACKSLASH) i++;
-  }
-  return i;
-}
-
-function malformed(): SluiceError {
-  return new SluiceError('INTERNAL', 'A page of JSON rows ended in the middle of a value.');
-}
-
-function latin1(page: Uint8Array, start: number, end: number): string {
-  return Buffer.from(page.buffer, page.byteOffset + start, end - start).toString('latin1');
-}
-
-function utf8(page: Uint8Array, start: number, end: number): string {
-  return Buffer.from(page.buffer, page.byteOffset + start, end - start).toString('utf8');
-}
