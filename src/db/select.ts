@@ -46,7 +46,8 @@ function selectExpression(dialect: Dialect, column: Column): string {
   const name = quoteIdent(column.name);
   if (column.type !== 'timestamp') return name;
   if (dialect === 'postgres') return `to_char(${name} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS ${name}`;
-  return `CASE WHEN length(${name}) = 24 THEN ${name} ELSE strftime('%Y-%m-%dT%H:%M:%fZ', ${name}) END AS ${name}`;
+  // strftime gives NULL for text it cannot read (a year past 9999, `infinity`): the stored value then, never an empty cell.
+  return `CASE WHEN length(${name}) = 24 THEN ${name} ELSE coalesce(strftime('%Y-%m-%dT%H:%M:%fZ', ${name}), ${name}) END AS ${name}`;
 }
 
 /** SQLite compares an integer key with a bound number; text would also work through affinity, but only as long as no one changes the column. */

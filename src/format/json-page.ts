@@ -1,5 +1,4 @@
 import { SluiceError } from '../core/errors.ts';
-
 import { BACKSLASH, QUOTE } from './byte-output.ts';
 
 /** What the JSON row transcoders (json-rows.ts, json-sheet.ts) read in a page of SQLite's `json_array()` rows, besides byte-output.ts's bytes. */

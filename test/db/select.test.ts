@@ -33,7 +33,7 @@ describe('SQL building', () => {
 
   it('formats timestamps as canonical ISO text on both engines', () => {
     expect(buildSelect('postgres', spec, {}).text).toContain(`to_char("sold_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "sold_at"`);
-    expect(buildSelect('sqlite', spec, {}).text).toContain(`strftime('%Y-%m-%dT%H:%M:%fZ', "sold_at")`);
+    expect(buildSelect('sqlite', spec, {}).text).toContain(`coalesce(strftime('%Y-%m-%dT%H:%M:%fZ', "sold_at"), "sold_at")`);
   });
 
   it('counts with the same filters and limit', () => {

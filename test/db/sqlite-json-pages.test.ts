@@ -215,6 +215,17 @@ describe('SQLite JSON pages', () => {
     });
   });
 
+  it('keep a stored timestamp that SQLite cannot read as it is, on both paths, rather than an empty field', () => {
+    const spec: SelectSpec = { table: 't', columns: [{ name: 'id', type: 'integer' }, { name: 'ts', type: 'timestamp' }], orderBy: 'id' };
+    const stored = "('2024-01-01 10:00:00'), ('12345-01-01T00:00:00.000Z'), ('infinity'), ('not a time'), (NULL), (1700000000)";
+    withDatabaseOf('odd-times.db', `CREATE TABLE t (id INTEGER PRIMARY KEY, ts TEXT); INSERT INTO t (ts) VALUES ${stored}`, (connection) => {
+      const csv = ENCODINGS.csv!;
+      const expected = viaRows(connection, spec, csv).toString();
+      expect(expected).toBe('id,ts\n1,2024-01-01T10:00:00.000Z\n2,12345-01-01T00:00:00.000Z\n3,infinity\n4,not a time\n5,\n6,1700000000\n');
+      expect(viaPages(connection, spec, csv, 2).bytes.toString()).toBe(expected);
+    });
+  });
+
   it('keep the row path for a parallel export whose order has duplicates: every row is written', async () => {
     const dupes = scratch.file('dupes.db');
     const db = new BetterSqlite3(dupes);
