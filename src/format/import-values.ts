@@ -112,11 +112,13 @@ function timestampValue(raw: RawValue): string | undefined {
   if (!m) return undefined;
   const [, y, mo, d, h, mi, s = '0', ms = '0', zone] = m;
   const fields = [Number(y), Number(mo) - 1, Number(d), Number(h), Number(mi), Number(s), Number(ms.padEnd(3, '0'))] as const;
-  const local = Date.UTC(...fields);
-  const check = new Date(local);
-  // Date.UTC rolls over (February 30th becomes March 2nd): a date that changes is not a date.
-  if (check.getUTCFullYear() !== fields[0] || check.getUTCMonth() !== fields[1] || check.getUTCDate() !== fields[2] || fields[3] > 23 || fields[4] > 59 || fields[5] > 59) return undefined;
-  return new Date(local - offsetMinutes(zone) * 60_000).toISOString();
+  // setUTCFullYear, not Date.UTC, which reads years 0-99 as 1900-1999 (an export writes 0044 for 44 AD).
+  const check = new Date(0);
+  check.setUTCFullYear(fields[0], fields[1], fields[2]);
+  check.setUTCHours(fields[3], fields[4], fields[5], fields[6]);
+  // Dates roll over (February 30th becomes March 2nd): a date that changes is not a date. Year 0 is none.
+  if (fields[0] === 0 || check.getUTCFullYear() !== fields[0] || check.getUTCMonth() !== fields[1] || check.getUTCDate() !== fields[2] || fields[3] > 23 || fields[4] > 59 || fields[5] > 59) return undefined;
+  return new Date(check.getTime() - offsetMinutes(zone) * 60_000).toISOString();
 }
 
 function show(raw: RawValue): string {
