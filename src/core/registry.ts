@@ -18,30 +18,39 @@ function isUnknownExtension(error: unknown): boolean {
   return (error as { code?: unknown } | undefined)?.code === 'ERR_UNKNOWN_FILE_EXTENSION';
 }
 
-let typescriptHooks: Promise<void> | undefined;
+let typescriptReady: Promise<void> | undefined;
 
-/** tsx's module hooks, registered once: TypeScript files then import like any other, in one module graph. */
-function registerTypeScript(): Promise<void> {
-  typescriptHooks ??= import('tsx/esm/api').then(({ register }) => void register());
-  return typescriptHooks;
+/**
+ * A TypeScript file of sluice's own: in the sources beside this file, or, from dist/, in the
+ * sources the package ships (`files` in package.json).
+ */
+function probeUrl(): URL {
+  const here = import.meta.url;
+  return here.endsWith('.ts') ? new URL('./typescript-probe.ts', here) : new URL('../../../src/core/typescript-probe.ts', here);
 }
 
 /**
- * The default export of an app's module (a pipeline file, an app definition). JavaScript loads as
- * it is; TypeScript too where the process already runs it (tsx, vitest). Otherwise TypeScript is
- * compiled on load by tsx, which loads only then: an app's files need no build step, and a run
- * without any costs nothing.
+ * TypeScript imports, ready: the process runs them already (tsx, vitest), or tsx's module hooks
+ * are registered (tsx loads only then: a run without TypeScript costs nothing). Asked of a file
+ * of sluice's own: Node remembers a failed import of a URL, and an app's file that failed once
+ * would fail again when another file of the app imports it.
  */
+function typescriptImports(): Promise<void> {
+  typescriptReady ??= import(probeUrl().href).then(
+    () => undefined,
+    async (error: unknown) => {
+      if (!isUnknownExtension(error)) throw error;
+      const { register } = await import('tsx/esm/api');
+      register();
+    },
+  );
+  return typescriptReady;
+}
+
+/** The default export of an app's module (a pipeline file, an app definition): an app's files need no build step. */
 export async function importDefault(path: string): Promise<unknown> {
-  const url = pathToFileURL(path).href;
-  try {
-    return ((await import(url)) as { default?: unknown }).default;
-  } catch (error) {
-    if (!isUnknownExtension(error)) throw error;
-  }
-  await registerTypeScript();
-  // Node remembers the failed import of this URL; a query makes it a new module to load.
-  return ((await import(`${url}?typescript`)) as { default?: unknown }).default;
+  if (/\.[cm]?ts$/.test(path)) await typescriptImports();
+  return ((await import(pathToFileURL(path).href)) as { default?: unknown }).default;
 }
 
 /** The nearest package.json's `type`, as Node reads it for `.js` and tsx for `.ts` files. */

@@ -182,6 +182,20 @@ describe('mistakes in an app are reported at load, naming the file', () => {
     expect(clash.stderr).toMatch(new RegExp(`${ROOT}(dist/)?pipelines/export-csv\\.(ts|js)`));
   });
 
+  it('none when a TypeScript pipeline imports from another file of its folder', async () => {
+    writeConfig(undefined); // no app.ts: the folder's files are the first TypeScript the CLI loads
+    const base = (await import('node:fs')).readFileSync(join(app, 'pipelines/orders-csv.ts'), 'utf8').replace("name: 'orders-csv'", "name: 'orders-base'");
+    const extra = withExtraFolder({
+      'orders-base.ts': `${base}\nexport const ORDER_COLUMNS = ['id', 'customer'] as const;\n`,
+      'orders-more.ts': "import base, { ORDER_COLUMNS } from './orders-base.ts';\nexport default { ...base, name: 'orders-more', description: `Orders, ${ORDER_COLUMNS.length} columns` };\n",
+    });
+    const list = await inApp(['list', '--pipelines', extra]);
+    expect(list.stderr).toBe('');
+    expect(list.code).toBe(0);
+    expect(list.stdout.toString()).toMatch(/^orders-base /m);
+    expect(list.stdout.toString()).toMatch(/^orders-more +csv +Orders, 2 columns/m);
+  });
+
   it('an app whose package is not of "type": "module" is told to make it one', async () => {
     writeConfig(undefined);
     writeFileSync(join(app, 'package.json'), JSON.stringify({ name: 'shop', private: true }));
