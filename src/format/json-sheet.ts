@@ -2,6 +2,7 @@ import type { ColumnType, Columns, Row, SheetEncoding } from '../core/types.ts';
 import { BACKSLASH, ByteOutput, COMMA, QUOTE } from './byte-output.ts';
 import { CLOSE, LETTER_N, closingQuote, isRealByte, latin1, malformedPage, utf8 } from './json-page.ts';
 import { SheetRowWriter, isPlainText } from './sheet-row-writer.ts';
+import { isoFieldsMs } from './xlsx-cells.ts';
 
 /**
  * An XLSX sheet's rows from rows written as JSON arrays, one per line (SQLite's pages, see
@@ -125,18 +126,6 @@ function twoDigits(bytes: Uint8Array, at: number): number {
 function canonicalIsoBytesMs(b: Uint8Array, p: number, end: number): number | undefined {
   if (end - p !== 24) return undefined;
   if (b[p + 4] !== 0x2d || b[p + 7] !== 0x2d || b[p + 10] !== 0x54 || b[p + 13] !== 0x3a || b[p + 16] !== 0x3a || b[p + 19] !== 0x2e || b[p + 23] !== 0x5a) return undefined;
-  const century = twoDigits(b, p);
-  const yearOfCentury = twoDigits(b, p + 2);
-  const month = twoDigits(b, p + 5);
-  const day = twoDigits(b, p + 8);
-  const hours = twoDigits(b, p + 11);
-  const minutes = twoDigits(b, p + 14);
-  const seconds = twoDigits(b, p + 17);
-  const tenths = twoDigits(b, p + 20);
-  const thousandths = b[p + 22]! - 0x30;
-  if ((century | yearOfCentury | month | day | hours | minutes | seconds | tenths) < 0 || thousandths >>> 0 > 9) return undefined;
-  const year = century * 100 + yearOfCentury;
-  if (year < 100 || month < 1 || month > 12 || day < 1 || day > 28 || hours > 23 || minutes > 59 || seconds > 59) return undefined;
-  return Date.UTC(year, month - 1, day, hours, minutes, seconds, tenths * 10 + thousandths);
+  return isoFieldsMs(twoDigits(b, p), twoDigits(b, p + 2), twoDigits(b, p + 5), twoDigits(b, p + 8), twoDigits(b, p + 11), twoDigits(b, p + 14), twoDigits(b, p + 17), twoDigits(b, p + 20), b[p + 22]! - 0x30);
 }
 

@@ -84,15 +84,15 @@ function twoDigits(text: string, at: number): number {
 export function canonicalIsoMs(iso: string): number | undefined {
   if (iso.length !== 24) return undefined;
   if (iso.charCodeAt(4) !== 0x2d || iso.charCodeAt(7) !== 0x2d || iso.charCodeAt(10) !== 0x54 || iso.charCodeAt(13) !== 0x3a || iso.charCodeAt(16) !== 0x3a || iso.charCodeAt(19) !== 0x2e || iso.charCodeAt(23) !== 0x5a) return undefined;
-  const century = twoDigits(iso, 0);
-  const yearOfCentury = twoDigits(iso, 2);
-  const month = twoDigits(iso, 5);
-  const day = twoDigits(iso, 8);
-  const hours = twoDigits(iso, 11);
-  const minutes = twoDigits(iso, 14);
-  const seconds = twoDigits(iso, 17);
-  const tenths = twoDigits(iso, 20);
-  const thousandths = iso.charCodeAt(22) - 0x30;
+  return isoFieldsMs(twoDigits(iso, 0), twoDigits(iso, 2), twoDigits(iso, 5), twoDigits(iso, 8), twoDigits(iso, 11), twoDigits(iso, 14), twoDigits(iso, 17), twoDigits(iso, 20), iso.charCodeAt(22) - 0x30);
+}
+
+/**
+ * The milliseconds of canonical ISO text's fields (two-digit pairs, -1 where a pair is not two
+ * digits; the last digit of the milliseconds alone), or undefined for what canonicalIsoMs leaves
+ * to Date.parse. Shared by the readers of the text as a string and as bytes (json-sheet.ts).
+ */
+export function isoFieldsMs(century: number, yearOfCentury: number, month: number, day: number, hours: number, minutes: number, seconds: number, tenths: number, thousandths: number): number | undefined {
   if ((century | yearOfCentury | month | day | hours | minutes | seconds | tenths) < 0 || thousandths >>> 0 > 9) return undefined;
   const year = century * 100 + yearOfCentury;
   // Date.UTC reads years 0-99 as 1900-1999.
