@@ -47,7 +47,6 @@ let credits = 0;
 let rowCount = 0;
 /** Writes a batch into the chunk; only the text encoders' first batch has a header before it. */
 type Encode = (batch: Row[], chunk: TransferChunk) => void;
-let encode: Encode | undefined;
 /** The next message for the reader (none when the rows ended with the last) and whether the rows have ended. */
 interface Produced {
   readonly message?: FromEncoder;
@@ -106,7 +105,6 @@ function idle(): void {
   }
   connection = undefined;
   rows = undefined;
-  encode = undefined;
   produce = undefined;
   firstRow = undefined;
   credits = 0;
@@ -117,12 +115,12 @@ function idle(): void {
 
 function start(): void {
   connection ??= openReader(job.path);
-  encode = encoderFor(job);
   const pages = job.pages ? JsonPages.open(connection, job.pages, job.encoding.format === 'xlsx-sheet' ? sheetPageRows(job) : job.batchSize) : undefined;
   if (pages && job.encoding.format === 'xlsx-sheet') {
     produce = sheetPageProducer(pages, sheetTranscoder(job.encoding));
     return;
   }
+  const encode = encoderFor(job);
   if (pages) {
     produce = pageProducer(pages, encode);
     return;
@@ -221,10 +219,21 @@ function sheetPageRows(job: EncoderJob): number {
   return Math.max(16, Math.min(job.batchSize, Math.ceil(CHUNK_BYTES / (48 * job.columns.length))));
 }
 
-/** The sheet transcoder of a job: it sizes the columns from the first batch unless the widths come from elsewhere (a sample, or the first part). */
+/** The sheet transcoder of a job: it sizes the columns from the first batch unless the widths come from elsewhere. */
 function sheetTranscoder(encoding: SheetEncoding): JsonSheetTranscoder {
-  const sized = encoding.firstRow === undefined || job.sample !== undefined;
-  return new JsonSheetTranscoder(job.columns, { ...encoding, firstRow: sheetStart() }, sized ? undefined : job.batchSize);
+  return new JsonSheetTranscoder(job.columns, { ...encoding, firstRow: sheetStart() }, prepareWidths(encoding) ? undefined : job.batchSize);
+}
+
+/**
+ * A sheet job's column widths: the first part of a parallel export writes them now, as the
+ * header, from a sample of the export's first batch; a later part (told its first row) leaves
+ * them to the first; one reader's encoder sizes them by its own first batch. Returns whether the
+ * encoder leaves them alone.
+ */
+function prepareWidths(encoding: SheetEncoding): boolean {
+  const sample = job.sample;
+  if (sample) header = recordText({ widths: columnWidths(job.columns, connection!.prepare(sample.text).raw(true).safeIntegers(true).all(...sample.values) as Row[]) });
+  return encoding.firstRow === undefined || sample !== undefined;
 }
 
 /** The bytes in an ArrayBuffer of their own, to transfer (copied only if the Buffer shares one). */
@@ -244,11 +253,7 @@ function encoderFor(job: EncoderJob): Encode {
       chunk.append(text.encode(batch));
     };
   }
-  // A later part (told its first row) leaves the widths to the first; the first sizes them by the export's first batch.
-  const later = encoding.firstRow === undefined;
-  const sample = job.sample;
-  if (sample) header = recordText({ widths: columnWidths(columns, connection!.prepare(sample.text).raw(true).safeIntegers(true).all(...sample.values) as Row[]) });
-  const sheet = new SheetDataEncoder(columns, encoding, sheetStart(), later || sample !== undefined);
+  const sheet = new SheetDataEncoder(columns, encoding, sheetStart(), prepareWidths(encoding));
   // Integers made numbers where a number holds them, as the main thread's reader does: the sheet's cells are the same either way.
   return (batch, chunk) => {
     for (const row of batch) exactIntegers(row);
