@@ -4,6 +4,7 @@ import { type FileHandle, open, rename, rm } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { Writable } from 'node:stream';
 import { SluiceError } from '../core/errors.ts';
+import { BackgroundFlush } from './background-flush.ts';
 
 type Callback = (error?: Error | null) => void;
 
@@ -135,6 +136,7 @@ export class AtomicFileWriter extends Writable {
   partPath: string | undefined;
   bytesWritten = 0;
   #handle: FileHandle | undefined;
+  #flush: BackgroundFlush | undefined;
   readonly #target: FileTarget & { kind: 'file' };
   #committed = false;
 
@@ -155,6 +157,7 @@ export class AtomicFileWriter extends Writable {
   async #open(): Promise<void> {
     const { handle, part } = await openPart(this.#target);
     this.#handle = handle;
+    this.#flush = new BackgroundFlush(handle);
     this.partPath = part;
   }
 
@@ -163,6 +166,7 @@ export class AtomicFileWriter extends Writable {
     this.#handle!.writev(buffers).then(
       ({ bytesWritten }) => {
         this.bytesWritten += bytesWritten;
+        this.#flush!.written(bytesWritten);
         callback();
       },
       (error: unknown) => callback(this.#failure(error)),
@@ -178,6 +182,7 @@ export class AtomicFileWriter extends Writable {
 
   async #commit(): Promise<void> {
     const handle = this.#handle!;
+    await this.#flush!.settle();
     await handle.datasync();
     await handle.close();
     this.#handle = undefined;
@@ -191,7 +196,9 @@ export class AtomicFileWriter extends Writable {
     const handle = this.#handle;
     const part = this.partPath;
     this.#handle = undefined;
-    Promise.resolve(handle?.close())
+    Promise.resolve(this.#flush?.settle())
+      .catch(() => undefined)
+      .then(() => handle?.close())
       .catch(() => undefined)
       .then(() => (part ? rm(part, { force: true }) : undefined))
       .then(

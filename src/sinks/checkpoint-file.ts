@@ -6,6 +6,7 @@ import { Writable } from 'node:stream';
 import type { ExportIdentity } from '../core/checkpoints.ts';
 import { SluiceError } from '../core/errors.ts';
 import type { FileTarget } from './atomic-file.ts';
+import type { BackgroundFlush } from './background-flush.ts';
 
 /**
  * A checkpoint as kept next to its part file (`<part>.checkpoint`, JSON): the export's identity,
@@ -129,6 +130,7 @@ export class SliceWriter extends Writable {
     private readonly handle: FileHandle,
     private readonly at: { position: number },
     private readonly path: string,
+    private readonly flush: BackgroundFlush,
   ) {
     super({ highWaterMark: 1 << 20 });
   }
@@ -137,6 +139,7 @@ export class SliceWriter extends Writable {
     this.handle.writev(chunks.map((c) => c.chunk), this.at.position).then(
       ({ bytesWritten }) => {
         this.at.position += bytesWritten;
+        this.flush.written(bytesWritten);
         callback();
       },
       (error: Error) => callback(new SluiceError('OUTPUT_FAILED', `Cannot write ${this.path}: ${error.message}`, { cause: error })),

@@ -6,6 +6,7 @@ import { createGzip } from 'node:zlib';
 import { type CheckpointPosition, type ExportIdentity, type SlicedOutput, identityDifferences } from '../core/checkpoints.ts';
 import { SluiceError } from '../core/errors.ts';
 import { openPart, trackPartFile } from './atomic-file.ts';
+import { BackgroundFlush } from './background-flush.ts';
 import {
   type CheckpointFile,
   type FoundCheckpoint,
@@ -28,6 +29,7 @@ import {
 export class SlicedFile implements SlicedOutput {
   readonly #at: { position: number };
   #handle: FileHandle | undefined;
+  readonly #flush: BackgroundFlush;
 
   private constructor(
     readonly path: string,
@@ -40,6 +42,7 @@ export class SlicedFile implements SlicedOutput {
     position: number,
   ) {
     this.#handle = handle;
+    this.#flush = new BackgroundFlush(handle);
     this.#at = { position };
     trackPartFile(part, true);
     trackPartFile(checkpointPathFor(part), true);
@@ -66,7 +69,7 @@ export class SlicedFile implements SlicedOutput {
   }
 
   slice(): Writable[] {
-    const writer = new SliceWriter(this.#handle!, this.#at, this.path);
+    const writer = new SliceWriter(this.#handle!, this.#at, this.path, this.#flush);
     return this.gzip ? [createGzip(), writer] : [writer];
   }
 
@@ -74,6 +77,7 @@ export class SlicedFile implements SlicedOutput {
     // The length now, at the slice's end: the next slice may be writing while this syncs.
     const bytes = this.#at.position;
     // The bytes first: a checkpoint must never point past what is on disk.
+    await this.#flush.settle();
     await this.#handle!.datasync();
     await this.#save(position, bytes);
   }
@@ -96,6 +100,7 @@ export class SlicedFile implements SlicedOutput {
     const handle = this.#handle!;
     this.#handle = undefined;
     try {
+      await this.#flush.settle();
       await handle.datasync();
     } finally {
       await handle.close();
@@ -111,6 +116,7 @@ export class SlicedFile implements SlicedOutput {
   async discard(): Promise<void> {
     const handle = this.#handle;
     this.#handle = undefined;
+    await this.#flush.settle().catch(() => undefined);
     await handle?.close().catch(() => undefined);
     await removePart(this.part);
     trackPartFile(this.part, false);
