@@ -44,6 +44,9 @@ describe('key ranges from tiles (pure)', () => {
     expect(limited.text).toContain('ORDER BY "id" LIMIT 10) AS matching');
     expect(limited.text).toContain('OFFSET (SELECT greatest(n / 2 * 2 + least(2, n % 2) - 1, 0) FROM total))::text, (SELECT pg_typeof("id")::text');
     expect(limited.values).toEqual(['a']);
+    // PostgreSQL counts an unfiltered table in the key's order (its index, read next by the bounds and readers).
+    expect(boundsQuery('postgres', { table: 'items', key: 'id', values: [] }, 2).text).toContain('(SELECT 1 FROM "items" ORDER BY "id") AS matching');
+    expect(boundsQuery('postgres', { ...source, where: '"grp" = $1' }, 2).text).toContain('(SELECT 1 FROM "items" WHERE "grp" = $1) AS matching');
     expect(() => boundsQuery('sqlite', source, 1.5)).toThrow(/integer/);
     expect(() => boundsQuery('sqlite', { ...source, limit: -1 }, 2)).toThrow(/integer/);
   });
