@@ -14,8 +14,6 @@ export interface AssemblyOptions {
 }
 
 const DEFAULT_MEMORY_BYTES = 1024 * 1024;
-/** A spill file is read back in chunks this big: 64 KB ones cost its replay twice the time. */
-const SPILL_READ_BYTES = 1024 * 1024;
 
 /** Spill files alive in this process: removed even on `process.exit` (Ctrl-C), when no destroy runs. */
 const liveSpills = new Set<string>();
@@ -101,7 +99,7 @@ class Part {
       if (this.#spill) {
         this.#spill.end();
         await finished(this.#spill);
-        for await (const chunk of createReadStream(this.#spillPath!, { highWaterMark: SPILL_READ_BYTES })) yield chunk as Buffer;
+        for await (const chunk of createReadStream(this.#spillPath!)) yield chunk as Buffer;
         untrack(this.#spillPath!);
       }
       if (this.#ended) return;
