@@ -69,6 +69,13 @@ async function describedTypes(client: Queryable, binary: BinaryCopy): Promise<nu
   return fields.map((f) => f.dataTypeID);
 }
 
+/** Whether binary COPY can stand in for `binary` on this connection (its types and encoding), without building the transcoder. */
+export async function canTranscode(client: Queryable, binary: BinaryCopy): Promise<boolean> {
+  const oids = await describedTypes(client, binary);
+  if (oids === undefined) return false;
+  return kindsOf<PgSheetKind | PgBinaryKind>(binary.encoding.format === 'xlsx-sheet' ? SHEET_TYPES : BINARY_TYPES, binary.columns, oids) !== undefined;
+}
+
 /**
  * The transcoder that makes a binary COPY of `binary` the bytes the text COPY writes (or, for
  * a sheet, the row path's sheet rows), when the columns' types and the connection's encoding

@@ -7,7 +7,7 @@ import { type ClientReaderOptions, snapshotTransaction } from './postgres-client
 import { sluiceClientClass } from './postgres-client-class.ts';
 import { copyInsert } from './postgres-copy-insert.ts';
 import { PostgresCopyReader } from './postgres-copy-reader.ts';
-import { binaryTranscoder } from './postgres-binary-copy.ts';
+import { canTranscode } from './postgres-binary-copy.ts';
 import { PostgresCursorReader } from './postgres-cursor-reader.ts';
 import { advisoryLock } from './postgres-lock.ts';
 import { POSTGRES_DEFAULTS, type PostgresOptions } from './postgres-options.ts';
@@ -74,8 +74,8 @@ export class PostgresDatabase implements Database {
   /** A sheet's rows from binary COPY when its columns' types allow; not with `copyEncoding: 'server'` (the server's threads are busy elsewhere then, see PostgresOptions). */
   async copyOutSheet(query: CopyQuery): Promise<PostgresCopyReader | undefined> {
     if (!this.#binaryCopy || !query.binary) return undefined;
-    const readable = await binaryTranscoder(this.pool, query.binary).catch((error: unknown) => Promise.reject(translateDbError(error, this.label)));
-    return readable && this.copyOut(query);
+    const transcodable = await canTranscode(this.pool, query.binary).catch((error: unknown) => Promise.reject(translateDbError(error, this.label)));
+    return transcodable ? this.copyOut(query) : undefined;
   }
 
   /** What this database's streaming readers are opened with; in `snapshot` if given (the parts of a parallel export), else in the database's own, if any. */

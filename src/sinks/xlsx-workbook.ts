@@ -33,11 +33,11 @@ function zipCrcModule(): Crc32Module {
  * thread in a 1,000,000-row export (bench/RESULTS.md). Node's zlib.crc32 computes the same
  * numbers natively. crc32-stream passes a Buffer as the first seed, which crc-32 reads as 0.
  */
-export const zipCrc: Crc32Module = zipCrcModule();
+const zipCrc: Crc32Module = zipCrcModule();
+zipCrc.buf = (data, seed) => crc32(data, typeof seed === 'number' ? seed >>> 0 : 0) | 0;
 
 /** zlib's output chunk for the zip's deflate streams (see StreamingWorkbook). */
 const ZIP_CHUNK_BYTES = 256 * 1024;
-zipCrc.buf = (data, seed) => crc32(data, typeof seed === 'number' ? seed >>> 0 : 0) | 0;
 
 /** The private members of WorkbookWriter used here. */
 interface WorkbookInternals {
