@@ -1,13 +1,12 @@
 import type pg from 'pg';
 import type { SqlQuery } from '../core/database.ts';
 import type { ParamValues } from '../core/params.ts';
-import type { EncodedStream, Row, TextEncoding } from '../core/types.ts';
+import type { Row, TextEncoding } from '../core/types.ts';
 import { translateDbError } from './errors.ts';
 import { planKeyRanges } from './key-ranges.ts';
 import { type EncodedParts, destroyParts, partEvent } from './parallel-parts.ts';
 import type { PostgresDatabase } from './postgres.ts';
 import { PostgresCopyReader } from './postgres-copy-reader.ts';
-import { PostgresThreadReader } from './postgres-thread-reader.ts';
 import { checkedSnapshotId } from './postgres-client.ts';
 import { sluiceTypes } from './postgres-types.ts';
 import { type SelectSpec, buildCopy, rangeSource } from './select.ts';
@@ -70,71 +69,36 @@ function poolSize(pool: pg.Pool): number {
   return pool.options.max ?? 10;
 }
 
-/** Which parts run in threads of their own: all but the first, which the main thread reads as it writes (measured: see bench/RESULTS.md). */
-const THREADS = process.env.SLUICE_PG_THREADS ?? 'later';
-
-/** The parts' threads, started before the snapshot so that their start and connect overlap the plan. */
-function startThreads(db: PostgresDatabase, readers: number): { threads: PostgresThreadReader[]; opened: Promise<void>[] } {
-  const count = !db.encodesCopy || THREADS === 'none' ? 0 : THREADS === 'all' ? readers : readers - 1;
-  const threads = Array.from({ length: count }, () => {
-    const thread = new PostgresThreadReader(db.threadData);
-    // Errors are the assembly's to report (it checks `errored` as it starts); none may go unheard before.
-    thread.on('error', () => undefined);
-    return thread;
-  });
-  const opened = threads.map((thread) => partEvent(thread, 'opened'));
-  for (const promise of opened) promise.catch(() => undefined); // awaited below, or the thread is destroyed unused
-  return { threads, opened };
-}
-
 /**
- * One COPY per key range, each on a connection of its own, all in one snapshot: the first read
- * here, the later ones in worker threads that encode their rows on cores of their own (with
- * `copyEncoding: 'server'` all here: the backends write the text). The plan runs in the
- * coordinator's transaction, so even a limit cuts the same rows the readers see.
+ * One COPY per key range, each on a pooled connection of its own, all in one snapshot. The
+ * plan runs in the coordinator's transaction, so even a limit cuts the same rows the readers see.
  */
 export async function postgresParts(db: PostgresDatabase, spec: SelectSpec, params: ParamValues, encoding: TextEncoding, wanted: number): Promise<EncodedParts> {
   const size = poolSize(db.pool);
   const readers = Math.min(wanted, size - 1);
   if (readers < 2) return { readers: 1, reason: `the connection pool (${size}) leaves no room for a second reader beside the coordinator` };
-  const { threads, opened } = startThreads(db, readers);
-  const parts: EncodedStream[] = [];
-  const unused = () => threads.filter((thread) => !parts.includes(thread));
-  let snapshot: ExportedSnapshot | undefined;
+  const snapshot = await ExportedSnapshot.open(db.pool, db.label);
+  const parts: PostgresCopyReader[] = [];
   try {
-    snapshot = await ExportedSnapshot.open(db.pool, db.label);
-    const plan = await planKeyRanges((q) => snapshot!.query(q), 'postgres', rangeSource('postgres', spec, params), readers);
+    const plan = await planKeyRanges((q) => snapshot.query(q), 'postgres', rangeSource('postgres', spec, params), readers);
     if (plan.ranges.length < 2) {
-      await Promise.all([snapshot.release(), destroyParts(threads)]);
+      await snapshot.release();
       return { readers: 1, reason: `${plan.rows} row(s) make a single range` };
     }
-    const onMain = plan.ranges.length - Math.min(threads.length, plan.ranges.length);
-    const joined: Promise<unknown>[] = [];
+    const options = db.readerOptions(snapshot.id);
     for (const [i, range] of plan.ranges.entries()) {
       const query = buildCopy(spec, params, i === 0 ? encoding : { ...encoding, header: false }, { range, keyType: plan.keyType });
-      if (i < onMain) {
-        const part = new PostgresCopyReader(db.pool, query, db.readerOptions(snapshot.id));
-        part.on('error', () => undefined); // as the threads' (startThreads)
-        parts.push(part);
-        joined.push(partEvent(part, 'joined'));
-        continue;
-      }
-      const thread = threads[i - onMain]!;
-      parts.push(thread);
-      const id = snapshot.id;
-      joined.push(opened[i - onMain]!.then(() => {
-        const begun = partEvent(thread, 'begun');
-        thread.begin(query, id);
-        return begun;
-      }));
+      const part = new PostgresCopyReader(db.pool, query, options);
+      // Errors are the assembly's to report (it checks `errored` as it starts); none may go unheard before.
+      part.on('error', () => undefined);
+      parts.push(part);
     }
-    await Promise.all([...joined, destroyParts(unused())]);
+    await Promise.all(parts.map((part) => partEvent(part, 'joined')));
     await snapshot.release();
-    const where = threads.length === 0 ? '' : ` (${parts.length - onMain} in worker threads)`;
-    return { parts, readers: parts.length, reason: `${parts.length} COPY readers in one exported snapshot${where}, over key ranges of ${plan.ranges.map((r) => r.rows).join('/')} rows` };
+    return { parts, readers: parts.length, reason: `${parts.length} COPY readers in one exported snapshot, over key ranges of ${plan.ranges.map((r) => r.rows).join('/')} rows` };
   } catch (error) {
-    await destroyParts([...parts, ...unused()]);
-    await snapshot?.release().catch(() => undefined);
+    await destroyParts(parts);
+    await snapshot.release().catch(() => undefined);
     throw error;
   }
 }

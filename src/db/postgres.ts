@@ -6,7 +6,6 @@ import { loadPg } from './pg-modules.ts';
 import { type ClientReaderOptions, snapshotTransaction } from './postgres-client.ts';
 import { sluiceClientClass } from './postgres-client-class.ts';
 import { copyInsert } from './postgres-copy-insert.ts';
-import type { CopyThreadData } from './postgres-copy-protocol.ts';
 import { PostgresCopyReader } from './postgres-copy-reader.ts';
 import { canTranscode } from './postgres-binary-copy.ts';
 import { PostgresCursorReader } from './postgres-cursor-reader.ts';
@@ -36,14 +35,11 @@ export class PostgresDatabase implements Database {
   readonly #stallTimeoutMs: number;
   readonly #snapshot: string | undefined;
   readonly #binaryCopy: boolean;
-  /** How it was opened, for a thread to open the same database (postgres-copy-worker.ts). */
-  readonly threadData: CopyThreadData;
   /** Upserts (one per sink that opened) whose COPY met a key already in the table: the rest of their batches go by INSERT. */
   readonly #copyRefused = new WeakSet<UpsertTarget>();
 
   constructor(connectionString: string, label: string, options: PostgresOptions = {}) {
     this.label = label;
-    this.threadData = { connectionString, label, options };
     const { connectTimeoutMs, stallTimeoutMs, statementTimeoutMs } = { ...POSTGRES_DEFAULTS, ...options };
     this.#stallTimeoutMs = stallTimeoutMs;
     this.#snapshot = options.snapshot;
@@ -80,11 +76,6 @@ export class PostgresDatabase implements Database {
     if (!this.#binaryCopy || !query.binary) return undefined;
     const transcodable = await canTranscode(this.pool, query.binary).catch((error: unknown) => Promise.reject(translateDbError(error, this.label)));
     return transcodable ? this.copyOut(query) : undefined;
-  }
-
-  /** Whether COPY exports read binary COPY and encode it in Node (PostgresOptions.copyEncoding `node`). */
-  get encodesCopy(): boolean {
-    return this.#binaryCopy;
   }
 
   /** What this database's streaming readers are opened with; in `snapshot` if given (the parts of a parallel export), else in the database's own, if any. */

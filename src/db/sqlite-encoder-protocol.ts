@@ -1,6 +1,6 @@
 import type { Columns, SqlEncoding } from '../core/types.ts';
+import type { ErrorCode } from '../core/errors.ts';
 import type { PagedSelect, SqlQuery } from '../core/database.ts';
-import type { FromEncoderThread, ToEncoderThread } from './encoder-thread-protocol.ts';
 
 /** What the encoder worker is asked to do. */
 export interface EncoderJob {
@@ -35,9 +35,13 @@ export interface EncoderJob {
   readonly more?: boolean;
 }
 
-/** To the SQLite thread: credits and stop (encoder-thread-protocol.ts), and the steps of a parallel part or a kept thread. */
+/**
+ * To the worker: permission to send more chunks, with the buffers of chunks already read (the
+ * worker writes the next ones into them, so no memory is allocated per chunk), or stop now.
+ */
 export type ToEncoder =
-  | ToEncoderThread
+  | { readonly type: 'credit'; readonly credits: number; readonly buffers: ArrayBuffer[] }
+  | { readonly type: 'stop' }
   /** A parallel part: begin the read transaction now (the coordinator holds the write lock). */
   | { readonly type: 'begin' }
   /** A later part of a sheet: the data rows before its first (SheetEncoding.firstRow). */
@@ -45,9 +49,12 @@ export type ToEncoder =
   /** The next job, for a thread that stayed after its last (`more`). */
   | { readonly type: 'job'; readonly job: EncoderJob };
 
-/** From the SQLite thread: what every encoder thread sends, JSON pages and a part's count. */
+/** From the worker: `length` bytes in `bytes` (with the rows encoded so far), the end, or a failure. */
 export type FromEncoder =
-  | FromEncoderThread
+  | { readonly type: 'chunk'; readonly bytes: ArrayBuffer; readonly length: number; readonly rows: number }
   /** A page of JSON rows (sqlite-json-pages.ts), for the reader to encode. */
   | { readonly type: 'json'; readonly bytes: ArrayBuffer; readonly length: number; readonly rows: number }
-  | { readonly type: 'counted'; readonly rows: number };
+  | { readonly type: 'end'; readonly rowCount: number }
+  | { readonly type: 'opened' | 'begun' }
+  | { readonly type: 'counted'; readonly rows: number }
+  | { readonly type: 'error'; readonly code: ErrorCode; readonly message: string };
