@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { type WriteStream, createReadStream, createWriteStream, mkdirSync, rmSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { finished } from 'node:stream/promises';
@@ -11,9 +12,39 @@ export interface AssemblyOptions {
   readonly spillPrefix?: string;
   /** Bytes one waiting part keeps in memory before it spills to its file (default 1 MiB). */
   readonly memoryBytes?: number;
+  /**
+   * How far waiting parts read past their memory bound, into spill files: `idle`, in proportion
+   * to the time the assembly waits on its current part (see READ_AHEAD_BYTES_PER_IDLE_MS);
+   * `always`, as fast as their readers go; `never`, they wait at the bound. Default: `idle` when
+   * the machine has cores beyond the two that the part being written keeps busy (this thread,
+   * which writes it, and its reader: a backend, a worker thread), else `never`: on two cores a
+   * part read ahead takes them from the part being written (measured: see bench/RESULTS.md).
+   * SLUICE_READ_AHEAD overrides the default.
+   */
+  readonly readAhead?: ReadAhead;
 }
 
+export type ReadAhead = 'idle' | 'always' | 'never';
+const READ_AHEAD_MODES: readonly string[] = ['idle', 'always', 'never'] satisfies ReadAhead[];
+
 const DEFAULT_MEMORY_BYTES = 1024 * 1024;
+
+/** AssemblyOptions.readAhead's default: SLUICE_READ_AHEAD if set, else by the machine's cores. */
+function readAheadByDefault(): ReadAhead {
+  const asked = process.env.SLUICE_READ_AHEAD;
+  if (asked !== undefined && READ_AHEAD_MODES.includes(asked)) return asked as ReadAhead;
+  return availableParallelism() > 2 ? 'idle' : 'never';
+}
+
+/**
+ * Bytes the waiting parts may read ahead past their memory bound for each millisecond the
+ * assembly waited on its current part: about what this thread writes in a millisecond. Reading
+ * ahead takes this thread's time (a part's bytes are made here, then spilled and read back), so
+ * it is paid for with time this thread would otherwise spend idle. Where the database is the
+ * slow side the parts read ahead all along; where this thread is, they wait at their bound
+ * instead of spilling work it must do anyway (see bench/RESULTS.md).
+ */
+const READ_AHEAD_BYTES_PER_IDLE_MS = 100 * 1024;
 
 /** Spill files alive in this process: removed even on `process.exit` (Ctrl-C), when no destroy runs. */
 const liveSpills = new Set<string>();
@@ -32,6 +63,66 @@ function untrack(path: string): void {
   liveSpills.delete(path);
 }
 
+/** Chunks a source may have queued before it is paused. */
+const QUEUED_CHUNKS = 4;
+
+/**
+ * A source's chunks one by one, with backpressure, calling `waiting` when it has none yet (and
+ * what that returns when one comes). Read flowing: a paused stream's `read()` (and its async
+ * iterator) joins all it holds into one new Buffer, a copy of every byte of the output, whose
+ * garbage made a two-part PostgreSQL export collect its whole heap 30 times instead of 3.
+ */
+async function* chunksOf(source: Readable, waiting: () => () => void): AsyncGenerator<Buffer> {
+  const queue: Buffer[] = [];
+  let ended = false;
+  let failure: Error | undefined;
+  let wake: (() => void) | undefined;
+  const onData = (chunk: Buffer) => {
+    queue.push(chunk);
+    if (queue.length >= QUEUED_CHUNKS) source.pause();
+    wake?.();
+  };
+  const onEnd = () => {
+    ended = true;
+    wake?.();
+  };
+  const onClose = () => {
+    failure ??= source.errored ?? (ended ? undefined : new Error('A part of the output closed before its end.'));
+    wake?.();
+  };
+  const onError = (error: Error) => {
+    failure ??= error;
+    wake?.();
+  };
+  source.on('data', onData);
+  source.once('end', onEnd);
+  source.once('close', onClose);
+  source.once('error', onError);
+  if (source.errored || (source.destroyed && !source.readableEnded)) onClose();
+  source.resume();
+  try {
+    for (;;) {
+      const chunk = queue.shift();
+      if (chunk) {
+        if (queue.length < QUEUED_CHUNKS) source.resume();
+        yield chunk;
+        continue;
+      }
+      if (failure) throw failure;
+      if (ended || source.readableEnded) return;
+      const waited = waiting();
+      await new Promise<void>((resolve) => (wake = resolve));
+      wake = undefined;
+      waited();
+    }
+  } finally {
+    source.removeListener('data', onData);
+    source.removeListener('end', onEnd);
+    source.removeListener('close', onClose);
+    source.removeListener('error', onError);
+  }
+}
+
 /**
  * One part of the output. Until its turn it is read ahead (so its reader never waits on the
  * parts before it): into memory up to a bound, then into a spill file. On its turn it gives back
@@ -43,6 +134,10 @@ class Part {
   #spill: WriteStream | undefined;
   #spillPath: string | undefined;
   #holding: boolean;
+  /** Bytes it may still read past its memory bound; at none it waits at the bound (see READ_AHEAD_BYTES_PER_IDLE_MS). */
+  #allowance = 0;
+  #parked = false;
+  #spillFull = false;
   #ended = false;
   readonly #onData = (chunk: Buffer) => this.#hold(chunk);
   readonly #onEnd = () => (this.#ended = true);
@@ -61,11 +156,15 @@ class Part {
   }
 
   #hold(chunk: Buffer): void {
-    if (!this.#spill && this.#memoryBytes + chunk.length <= (this.options.memoryBytes ?? DEFAULT_MEMORY_BYTES)) {
+    const bound = this.options.memoryBytes ?? DEFAULT_MEMORY_BYTES;
+    if (!this.#spill && (this.#memoryBytes + chunk.length <= bound || this.#allowance <= 0)) {
       this.#memory.push(chunk);
       this.#memoryBytes += chunk.length;
+      // At the bound without an allowance: the part waits (one chunk past its bound) instead of spilling.
+      if (this.#memoryBytes >= bound) this.#park();
       return;
     }
+    this.#allowance -= chunk.length;
     if (!this.#spill) {
       // The output's folder may not exist yet: its file opens with the first bytes written.
       mkdirSync(this.options.spillDir, { recursive: true });
@@ -76,10 +175,33 @@ class Part {
       this.#spill.on('error', (error) => this.source.destroy(error));
     }
     if (!this.#spill.write(chunk)) {
+      this.#spillFull = true;
       this.source.pause();
-      // Resumed only while still held: on its turn the part is read by its drain, never flowing unheard.
-      this.#spill.once('drain', () => this.#holding && this.source.resume());
+      this.#spill.once('drain', () => {
+        this.#spillFull = false;
+        this.#resumeIfFree();
+      });
     }
+    if (this.#allowance <= 0) this.#park();
+  }
+
+  #park(): void {
+    this.#parked = true;
+    this.source.pause();
+  }
+
+  /** Resumed only while still held: on its turn the part is read by its drain, never flowing unheard. */
+  #resumeIfFree(): void {
+    if (this.#holding && !this.#parked && !this.#spillFull) this.source.resume();
+  }
+
+  /** Lets the part read `bytes` more past its memory bound (into its spill file). */
+  allow(bytes: number): void {
+    if (!this.#holding) return;
+    this.#allowance += bytes;
+    if (this.#allowance <= 0) return;
+    this.#parked = false;
+    this.#resumeIfFree();
   }
 
   /** Bytes held in memory: the chunks kept, and those queued to the spill file. */
@@ -87,8 +209,11 @@ class Part {
     return this.#memoryBytes + (this.#spill?.writableLength ?? 0);
   }
 
-  /** The part's bytes in order: what it held in memory, then its spill file, then its source's rest. */
-  async *drain(): AsyncGenerator<Buffer> {
+  /**
+   * The part's bytes in order: what it held in memory, then its spill file, then its source's
+   * rest; `waiting` is told each time the source has nothing yet, and its return when it has.
+   */
+  async *drain(waiting: () => () => void): AsyncGenerator<Buffer> {
     if (this.#holding) {
       this.#holding = false;
       this.source.pause();
@@ -104,7 +229,12 @@ class Part {
       }
       if (this.#ended) return;
     }
-    for await (const chunk of this.source) yield chunk as Buffer;
+    yield* this.#rest(waiting);
+  }
+
+  /** The source's bytes as they come, saying when it makes us wait. */
+  #rest(waiting: () => () => void): AsyncGenerator<Buffer> {
+    return chunksOf(this.source, waiting);
   }
 
   /** Stops the source (releasing what it holds) and removes the spill file; resolves once the source has closed. */
@@ -133,12 +263,15 @@ class Part {
  */
 export class OrderedAssembly extends Readable {
   readonly #parts: Part[];
+  readonly #readAhead: ReadAhead;
   #wanted: (() => void) | undefined;
 
   constructor(sources: readonly Readable[], options: AssemblyOptions) {
     super({ highWaterMark: 64 * 1024 });
+    this.#readAhead = options.readAhead ?? readAheadByDefault();
     const prefix = `${options.spillPrefix ?? 'sluice'}.${randomBytes(6).toString('hex')}`;
     this.#parts = sources.map((source, i) => new Part(source, i > 0, options, `${prefix}.${i}.spill`));
+    if (this.#readAhead === 'always') for (const part of this.#parts) part.allow(Infinity);
     for (const source of sources) {
       source.on('error', (error: Error) => this.destroy(error));
       if (source.errored) queueMicrotask(() => this.destroy(source.errored!));
@@ -146,15 +279,15 @@ export class OrderedAssembly extends Readable {
     void this.#run();
   }
 
-  /** Bytes the waiting parts hold in memory now (bounded by about `memoryBytes` plus a write buffer each). */
+  /** Bytes the waiting parts hold in memory now (bounded by about `memoryBytes` plus a chunk and a write buffer each). */
   get heldBytes(): number {
     return this.#parts.reduce((sum, part) => sum + part.heldBytes, 0);
   }
 
   async #run(): Promise<void> {
     try {
-      for (const part of this.#parts) {
-        for await (const chunk of part.drain()) {
+      for (const [i, part] of this.#parts.entries()) {
+        for await (const chunk of part.drain(() => this.#waitingOn(i))) {
           if (this.destroyed) return;
           if (!this.push(chunk)) await new Promise<void>((resolve) => (this.#wanted = resolve));
           if (this.destroyed) return;
@@ -164,6 +297,20 @@ export class OrderedAssembly extends Readable {
     } catch (error) {
       this.destroy(error as Error);
     }
+  }
+
+  /**
+   * The assembly waits on part `current`: once the wait ends, the parts after it may read ahead
+   * in proportion to its length (READ_AHEAD_BYTES_PER_IDLE_MS).
+   */
+  #waitingOn(current: number): () => void {
+    const later = this.#parts.slice(current + 1);
+    if (later.length === 0 || this.#readAhead !== 'idle') return () => undefined;
+    const started = performance.now();
+    return () => {
+      const share = ((performance.now() - started) * READ_AHEAD_BYTES_PER_IDLE_MS) / later.length;
+      for (const part of later) part.allow(share);
+    };
   }
 
   override _read(): void {

@@ -22,7 +22,7 @@ export interface RangeSource {
 export interface KeyRange {
   readonly after?: Value;
   readonly through?: Value;
-  /** The rows it held when planned. */
+  /** The rows it held when planned (an estimate when the plan was sampled). */
   readonly rows: number;
 }
 
@@ -30,6 +30,8 @@ export interface KeyRangePlan {
   readonly key: string;
   readonly ranges: readonly KeyRange[];
   readonly rows: number;
+  /** The bounds come from a sample of the keys (sampleQuery): the rows are estimates. */
+  readonly sampled?: boolean;
   /**
    * PostgreSQL's name for the key's type: bounds travel as text and are cast back to it where
    * they cannot be bound as parameters (COPY reads them with current_setting).
@@ -107,22 +109,89 @@ export function rangesFromTiles(tiles: readonly TileRow[], options: { readonly c
   });
 }
 
+/**
+ * PostgreSQL tables of at least this many rows (by their statistics) are planned from a sample
+ * of their keys: counting the matching rows and walking the key to each bound reads them all,
+ * several times over (1,000,000 tickets: 0.1-0.15 s unfiltered, 1.3 s in 2 ranges and 2.0 s in 4
+ * with a text search), where a sample reads a few hundred pages (~15 ms).
+ */
+export const SAMPLE_ABOVE_ROWS = 100_000;
+/** Rows the sample reads (in whole pages), whatever the table's size: 1,000,000 tickets split within 8% in 30-60 ms (30,000: 13%; 300,000: 3% in 120 ms). */
+const SAMPLE_ROWS = 100_000;
+/** Fewer matching rows in the sample than this per part (a rare filter): the plan counts instead. */
+const MIN_SAMPLED_PER_PART = 200;
+
+/** The table's row count by its statistics, if it has them and can be sampled (a table, not a view). */
+export function tableStatsQuery(source: RangeSource): SqlQuery {
+  return { text: `SELECT reltuples::float8 FROM pg_class WHERE oid = to_regclass($1) AND relkind IN ('r', 'm', 'p')`, values: [quoteIdent(source.table)] };
+}
+
+/**
+ * The bounds from a page sample of `percent` of the table (TABLESAMPLE SYSTEM): the matching
+ * sampled rows' count, the keys at each part's share of them (as text, in a JSON array), and
+ * the key's type. The keys come from the data, so skewed and sparse keys balance as in the count.
+ */
+export function sampleQuery(source: RangeSource, parts: number, percent: number): SqlQuery {
+  if (!(percent > 0 && percent <= 100)) throw new SluiceError('INTERNAL', `A sample must be of more than 0 and at most 100 percent, not ${percent}.`);
+  const p = integerLiteral(parts, 'The number of parts');
+  const key = quoteIdent(source.key);
+  const table = quoteIdent(source.table);
+  const where = source.where ? ` WHERE ${source.where}` : '';
+  const shares = Array.from({ length: parts - 1 }, (_, i) => `${i + 1}.0 / ${p}`).join(', ');
+  const bounds = `array_to_json((percentile_disc(ARRAY[${shares}]::float8[]) WITHIN GROUP (ORDER BY ${key}))::text[])::text`;
+  const type = `(SELECT pg_typeof(${key})::text FROM ${table} LIMIT 1)`;
+  return { text: `SELECT count(*), ${bounds}, ${type} FROM ${table} TABLESAMPLE SYSTEM (${percent.toFixed(6)})${where}`, values: source.values };
+}
+
+/**
+ * A PostgreSQL plan from a sample of the keys, or undefined where counting is the way: a small
+ * table, one without statistics, a limit (the first rows must be counted), a rare filter.
+ */
+async function sampledPlan(query: (q: SqlQuery) => Promise<Row[]>, source: RangeSource, parts: number): Promise<KeyRangePlan | undefined> {
+  if (source.limit !== undefined || parts < 2) return undefined;
+  const [stats] = await query(tableStatsQuery(source));
+  const tableRows = Number(stats?.[0] ?? -1);
+  if (!(tableRows >= SAMPLE_ABOVE_ROWS)) return undefined;
+  const percent = Math.min(100, (100 * SAMPLE_ROWS) / tableRows);
+  const [row] = await query(sampleQuery(source, parts, percent));
+  const sampled = Number(row?.[0] ?? 0);
+  if (sampled < MIN_SAMPLED_PER_PART * parts) return undefined;
+  // Equal keys at neighbouring shares (a skew the sample exaggerates) make one bound.
+  const bounds = [...new Set(JSON.parse(String(row![1])) as string[])];
+  const estimate = Math.round((sampled * 100) / percent);
+  const tiles: TileRow[] = [...bounds, null].map((bound) => [bound, Math.round(estimate / (bounds.length + 1))]);
+  const ranges = rangesFromTiles(tiles);
+  return { key: source.key, ranges, rows: estimate, sampled: true, keyType: checkedKeyType(String(row![2]), source.key) };
+}
+
+function checkedKeyType(keyType: string, key: string): string {
+  if (!TYPE_NAME.test(keyType)) throw new SluiceError('INTERNAL', `Cannot plan key ranges over ${key}: its type ${keyType} has no plain name.`);
+  return keyType;
+}
+
 /** A PostgreSQL type name as pg_typeof spells it, safe to splice after `::`. */
 const TYPE_NAME = /^[a-z_][a-z0-9_ ]*(\[\])?$/;
 
 /**
- * Plans `parts` ranges of about equal row counts. `query` runs the one planning query, on the
- * connection (and snapshot) the readers will share.
+ * Plans `parts` ranges of about equal row counts: from a sample of a large PostgreSQL table's
+ * keys (sampledPlan), else by counting. `query` runs the planning queries, on the connection
+ * (and snapshot) the readers will share.
  */
 export async function planKeyRanges(query: (q: SqlQuery) => Promise<Row[]>, dialect: Dialect, source: RangeSource, parts: number): Promise<KeyRangePlan> {
   const wanted = Math.max(1, Math.floor(parts));
+  const sampled = dialect === 'postgres' ? await sampledPlan(query, source, wanted) : undefined;
+  if (sampled) return sampled;
   const [row] = await query(boundsQuery(dialect, source, wanted));
   const tiles = tilesFromBounds(row ?? [0], wanted);
   const ranges = rangesFromTiles(tiles, { closedAbove: source.limit !== undefined });
   const rows = ranges.reduce((sum, r) => sum + r.rows, 0);
-  const keyType = dialect === 'postgres' && row && tiles.length > 0 ? String(row.at(-1)) : undefined;
-  if (keyType !== undefined && !TYPE_NAME.test(keyType)) throw new SluiceError('INTERNAL', `Cannot plan key ranges over ${source.key}: its type ${keyType} has no plain name.`);
+  const keyType = dialect === 'postgres' && row && tiles.length > 0 ? checkedKeyType(String(row.at(-1)), source.key) : undefined;
   return { key: source.key, ranges, rows, ...(keyType ? { keyType } : {}) };
+}
+
+/** The ranges' sizes for a run's summary: `key ranges of 500/500 rows`, `about` where sampled. */
+export function describeRanges(plan: KeyRangePlan): string {
+  return `key ranges of ${plan.sampled ? 'about ' : ''}${plan.ranges.map((r) => r.rows).join('/')} rows`;
 }
 
 /** A range as the engine's slice of an export (see SliceReader): its bounds as text. */

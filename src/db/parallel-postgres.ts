@@ -3,7 +3,7 @@ import type { SqlQuery } from '../core/database.ts';
 import type { ParamValues } from '../core/params.ts';
 import type { Row, TextEncoding } from '../core/types.ts';
 import { translateDbError } from './errors.ts';
-import { planKeyRanges } from './key-ranges.ts';
+import { describeRanges, planKeyRanges } from './key-ranges.ts';
 import { type EncodedParts, destroyParts, partEvent } from './parallel-parts.ts';
 import type { PostgresDatabase } from './postgres.ts';
 import { PostgresCopyReader } from './postgres-copy-reader.ts';
@@ -95,7 +95,7 @@ export async function postgresParts(db: PostgresDatabase, spec: SelectSpec, para
     }
     await Promise.all(parts.map((part) => partEvent(part, 'joined')));
     await snapshot.release();
-    return { parts, readers: parts.length, reason: `${parts.length} COPY readers in one exported snapshot, over key ranges of ${plan.ranges.map((r) => r.rows).join('/')} rows` };
+    return { parts, readers: parts.length, reason: `${parts.length} COPY readers in one exported snapshot, over ${describeRanges(plan)}` };
   } catch (error) {
     await destroyParts(parts);
     await snapshot.release().catch(() => undefined);

@@ -4,7 +4,7 @@ import { SluiceError } from '../core/errors.ts';
 import type { ParamValues } from '../core/params.ts';
 import type { SqlEncoding } from '../core/types.ts';
 import type { SqlQuery } from '../core/database.ts';
-import { planKeyRanges } from './key-ranges.ts';
+import { describeRanges, planKeyRanges } from './key-ranges.ts';
 import { type EncodedParts, type PartsRequest, destroyParts, partEvent } from './parallel-parts.ts';
 import { type SelectSpec, buildPagedSelect, buildSelect, rangeSource } from './select.ts';
 import type { SqliteDatabase } from './sqlite.ts';
@@ -135,5 +135,5 @@ export async function sqliteParts(db: SqliteDatabase, spec: SelectSpec, params: 
     await destroyParts(parts);
     throw error;
   }
-  return { parts, readers: parts.length, reason: `${parts.length} worker threads in one WAL snapshot, over key ranges of ${plan.ranges.map((r) => r.rows).join('/')} rows` };
+  return { parts, readers: parts.length, reason: `${parts.length} worker threads in one WAL snapshot, over ${describeRanges(plan)}` };
 }

@@ -70,14 +70,15 @@ describe('Ctrl-C during a parallel export', () => {
   it.each([1, 2])('removes every spill file after %i SIGINT(s)', async (signals) => {
     const tmp = scratchDir();
     try {
-      // A FIFO nobody drains: the first part blocks, the others spill (into TMPDIR: a FIFO has no folder of its own to spill beside).
+      // A FIFO nobody drains: the first part blocks, the others spill, told to read ahead whatever waits
+      // (into TMPDIR: a FIFO has no folder of its own to spill beside).
       const fifo = `${tmp.path}/out.csv`;
       execFileSync('mkfifo', [fifo]);
       const reader = createReadStream(fifo);
       reader.once('data', () => reader.pause());
       let child: ChildProcess | undefined;
       const spills = () => readdirSync(tmp.path).filter((f) => f.endsWith('.spill'));
-      const running = sluice(['run', 'export-csv', '--db', big, '--out', fifo, '--parallel', '3', '--log-level', 'warn'], { env: { TMPDIR: tmp.path }, onSpawn: (c) => (child = c) });
+      const running = sluice(['run', 'export-csv', '--db', big, '--out', fifo, '--parallel', '3', '--log-level', 'warn'], { env: { TMPDIR: tmp.path, SLUICE_READ_AHEAD: 'always' }, onSpawn: (c) => (child = c) });
       expect(await waitFor(() => spills().length > 0, 20_000)).toBe(true);
       for (let i = 0; i < signals; i++) child!.kill('SIGINT');
       const { code } = await running;

@@ -57,10 +57,22 @@ describe('ordered assembly', () => {
     expect(leftovers()).toEqual([]);
   });
 
-  it('reads later parts ahead, spilling past the memory bound, and replays them in order', async () => {
+  it('passes the chunks on as they come, never joined into copies', async () => {
+    const sizes = new Set<number>();
+    const sink = new Writable({
+      write(chunk: Buffer, _encoding, callback) {
+        sizes.add(chunk.length);
+        setImmediate(callback);
+      },
+    });
+    await pipeline(new OrderedAssembly([part('a', 500), part('b', 500)], { spillDir: dir.path }), sink);
+    expect([...sizes]).toEqual([1000]);
+  });
+
+  it('reads later parts ahead while it waits on the first, spilling past the memory bound, and replays them in order', async () => {
     const later = [part('b', 300), part('c', 300)];
     const sink = collector(dir.path);
-    const assembly = new OrderedAssembly([part('a', 30, { delayMs: 5 }), ...later], { spillDir: dir.path, spillPrefix: 'out.csv', memoryBytes: 20_000 });
+    const assembly = new OrderedAssembly([part('a', 30, { delayMs: 5 }), ...later], { spillDir: dir.path, spillPrefix: 'out.csv', memoryBytes: 20_000, readAhead: 'idle' });
     await pipeline(assembly, sink);
     expect(sink.text()).toBe(expected([['a', 30], ['b', 300], ['c', 300]]));
     // While the first part trickled, the others were read to their ends, into memory and spill files.
@@ -71,7 +83,7 @@ describe('ordered assembly', () => {
   it('keeps its memory bounded: a part ahead holds at most the bound in memory', async () => {
     const sink = collector(dir.path, 0, false);
     let peak = 0;
-    const assembly = new OrderedAssembly([part('a', 50, { delayMs: 4 }), part('b', 20_000, { size: 1000 })], { spillDir: dir.path, memoryBytes: 256 * 1024 });
+    const assembly = new OrderedAssembly([part('a', 50, { delayMs: 4 }), part('b', 20_000, { size: 1000 })], { spillDir: dir.path, memoryBytes: 256 * 1024, readAhead: 'idle' });
     const timer = setInterval(() => (peak = Math.max(peak, assembly.heldBytes)), 1);
     try {
       await pipeline(assembly, sink);
@@ -86,9 +98,52 @@ describe('ordered assembly', () => {
     expect(peak).toBeLessThan(512 * 1024);
   });
 
+  it('without read-ahead, a later part waits at its memory bound: no spill file, the same bytes', async () => {
+    const later = part('b', 300);
+    const sink = collector(dir.path);
+    let held = 0;
+    const assembly = new OrderedAssembly([part('a', 30, { delayMs: 5 }), later], { spillDir: dir.path, memoryBytes: 20_000, readAhead: 'never' });
+    const timer = setInterval(() => (held = Math.max(held, assembly.heldBytes)), 1);
+    try {
+      await pipeline(assembly, sink);
+    } finally {
+      clearInterval(timer);
+    }
+    expect(sink.text()).toBe(expected([['a', 30], ['b', 300]]));
+    expect(sink.sawSpills()).toBe(0);
+    // The bound, plus the one chunk that reached it.
+    expect(held).toBeGreaterThanOrEqual(20_000);
+    expect(held).toBeLessThanOrEqual(21_000);
+  });
+
+  it('reads ahead in proportion to the time it waits on the part being written', async () => {
+    /** How many chunks each later part had read when the first part ended. */
+    const readAhead = async (first: Readable): Promise<number[]> => {
+      const later = [part('b', 3000), part('c', 3000)];
+      let read: number[] = [];
+      const sink = new Writable({
+        write(chunk: Buffer, _encoding, callback) {
+          const label = chunk.subarray(0, 1).toString();
+          if (read.length === 0 && label === 'b') read = later.map((p) => p.chunksRead());
+          // The first part's bytes are taken slowly: time enough for the others to read all theirs, if they may.
+          if (label === 'a') setTimeout(callback, 1);
+          else callback();
+        },
+      });
+      await pipeline(new OrderedAssembly([first, ...later], { spillDir: dir.path, memoryBytes: 20_000, readAhead: 'idle' }), sink);
+      return read;
+    };
+    // 30 waits of 5 ms: enough for every chunk of both (100 KB a millisecond).
+    expect(await readAhead(part('a', 30, { delayMs: 5 }))).toEqual([3000, 3000]);
+    // A first part that is always ready (the output is the slow side): the bound (20 chunks) and what a few moments without a chunk buy.
+    const ready = await readAhead(part('a', 100));
+    expect(Math.max(...ready)).toBeGreaterThanOrEqual(20);
+    expect(Math.max(...ready)).toBeLessThan(300);
+  });
+
   it('fails as a whole when a later part fails: every part stopped, no spill file left', async () => {
     const parts = [part('a', 200, { delayMs: 2 }), part('b', 400), part('c', 400, { failAfter: 300 }), part('d', 400)];
-    const assembly = new OrderedAssembly(parts, { spillDir: dir.path, memoryBytes: 10_000 });
+    const assembly = new OrderedAssembly(parts, { spillDir: dir.path, memoryBytes: 10_000, readAhead: 'idle' });
     await expect(pipeline(assembly, collector(dir.path))).rejects.toThrow('part c failed');
     expect(parts.every((p) => p.destroyed)).toBe(true);
     expect(parts[0]!.chunksRead()).toBeLessThan(200);
@@ -106,7 +161,7 @@ describe('ordered assembly', () => {
     const parts = [part('a', 1000, { delayMs: 2 }), part('b', 2000), part('c', 2000)];
     const controller = new AbortController();
     const sink = collector(dir.path);
-    const running = pipeline(new OrderedAssembly(parts, { spillDir: dir.path, memoryBytes: 10_000 }), sink, { signal: controller.signal });
+    const running = pipeline(new OrderedAssembly(parts, { spillDir: dir.path, memoryBytes: 10_000, readAhead: 'idle' }), sink, { signal: controller.signal });
     await sleep(150);
     expect(leftovers().filter((f) => f.endsWith('.spill')).length).toBeGreaterThan(0);
     controller.abort();

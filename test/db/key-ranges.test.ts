@@ -87,12 +87,12 @@ const COLUMNS = [
 ];
 
 /** Counts a range's rows with the same condition the readers will use. */
-async function countIn(db: Database, plan: KeyRangePlan, range: KeyRange, where?: { text: string; values: Value[] }): Promise<number> {
+async function countIn(db: Database, plan: KeyRangePlan, range: KeyRange, where?: { text: string; values: Value[] }, table = 'items'): Promise<number> {
   const values: Value[] = [...(where?.values ?? [])];
   const cast = plan.keyType ? `::${plan.keyType}` : '';
   const clauses = rangeCondition('id', range, (v) => (values.push(v), `${placeholder(db.dialect, values.length)}${cast}`));
   if (where) clauses.unshift(where.text);
-  const text = `SELECT count(*) FROM "items"${clauses.length ? ` WHERE ${clauses.join(' AND ')}` : ''}`;
+  const text = `SELECT count(*) FROM "${table}"${clauses.length ? ` WHERE ${clauses.join(' AND ')}` : ''}`;
   const [row] = await db.query({ text, values });
   return Number(row![0]);
 }
@@ -173,5 +173,54 @@ describe.skipIf(!pgUp)('PostgreSQL', () => {
   plannerSuite('PostgreSQL', async () => {
     scratch = await createScratchDatabase();
     return { url: scratch.url, cleanup: async () => scratch?.drop() };
+  });
+
+  describe('a large table, planned from a sample of its keys', () => {
+    let big: ScratchDatabase;
+    let db: Database;
+    const ROWS = 150_000;
+    const plan = (source: Partial<RangeSource>, parts: number) => planKeyRanges((q) => db.query(q), 'postgres', { table: 'big', key: 'id', values: [], ...source }, parts);
+
+    beforeAll(async () => {
+      big = await createScratchDatabase();
+      db = openDatabase(big.url);
+      // Skewed and gappy: a dense run, a sparse tail of squares, negatives; a third of the rows in group 'a'.
+      await db.exec(`CREATE TABLE big (id bigint PRIMARY KEY, grp text NOT NULL);
+        INSERT INTO big SELECT i, CASE WHEN i % 3 = 0 THEN 'a' ELSE 'b' END FROM generate_series(1, 100000) AS i;
+        INSERT INTO big SELECT 1000000 + i::bigint * i * 1009, 'a' FROM generate_series(1, 30000) AS i;
+        INSERT INTO big SELECT -i * 7, 'b' FROM generate_series(1, 20000) AS i;
+        ANALYZE big`);
+    }, 60_000);
+    afterAll(async () => {
+      await db?.close();
+      await big?.drop();
+    });
+
+    it.each([2, 3, 4])('splits it into %i ranges within 1.5x of each other, every row once', async (parts) => {
+      const planned = await plan({}, parts);
+      expect(planned.sampled).toBe(true);
+      expect(planned.ranges).toHaveLength(parts);
+      expect(planned.rows).toBeGreaterThan(ROWS * 0.8);
+      expect(planned.rows).toBeLessThan(ROWS * 1.2);
+      const counts = await Promise.all(planned.ranges.map((r) => countIn(db, planned, r, undefined, 'big')));
+      expect(counts.reduce((a, b) => a + b, 0)).toBe(ROWS);
+      expect(Math.max(...counts)).toBeLessThanOrEqual(1.5 * Math.min(...counts));
+    });
+
+    it('samples the matching rows only', async () => {
+      const where = { text: '"grp" = $1', values: ['a'] };
+      const planned = await plan({ where: where.text, values: where.values }, 4);
+      expect(planned.sampled).toBe(true);
+      const counts = await Promise.all(planned.ranges.map((r) => countIn(db, planned, r, where, 'big')));
+      expect(counts.reduce((a, b) => a + b, 0)).toBe(33_333 + 30_000);
+      expect(Math.max(...counts)).toBeLessThanOrEqual(1.5 * Math.min(...counts));
+    });
+
+    it('counts instead where a sample cannot serve: a limit, a rare filter', async () => {
+      expect((await plan({ limit: 100_000 }, 2)).sampled).toBeUndefined();
+      const rare = await plan({ where: '"id" < $1', values: [-139_000] }, 2);
+      expect(rare.sampled).toBeUndefined();
+      expect(rare.rows).toBe(143);
+    });
   });
 });

@@ -213,6 +213,18 @@ function slowFileOutput(path: string, delayMs: number): ReturnType<typeof fileOu
   };
 }
 
+/** Runs `work` with later parts reading ahead as fast as they can (SLUICE_READ_AHEAD=always), so that they spill whatever the cores. */
+async function readingAhead(work: () => Promise<void>): Promise<void> {
+  const before = process.env.SLUICE_READ_AHEAD;
+  process.env.SLUICE_READ_AHEAD = 'always';
+  try {
+    await work();
+  } finally {
+    if (before === undefined) delete process.env.SLUICE_READ_AHEAD;
+    else process.env.SLUICE_READ_AHEAD = before;
+  }
+}
+
 async function waitFor(check: () => Promise<boolean> | boolean, timeoutMs: number): Promise<boolean> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
@@ -247,17 +259,18 @@ describe.skipIf(!pgOk)('parallel PostgreSQL export failures', () => {
     expect(await waitFor(async () => (await openConnections(bigScratch!.name)) === 0, 5000)).toBe(true);
   });
 
-  it('releases every connection and removes every temp file on abort', async () => {
-    const path = dir.file('aborted-pg.csv');
-    const controller = new AbortController();
-    const running = runPipeline(await bundledPipeline('export-csv'), { database: bigScratch!.url, output: slowFileOutput(path, 2), parallel: 4, signal: controller.signal });
-    expect(await waitFor(() => readdirSync(dir.path).some((f) => f.endsWith('.spill')), 20_000)).toBe(true);
-    expect(await openConnections(bigScratch!.name)).toBeGreaterThanOrEqual(1);
-    controller.abort();
-    await expect(running).rejects.toMatchObject({ code: 'ABORTED' });
-    expect(readdirSync(dir.path).filter((f) => f.startsWith('aborted-pg.csv') || f.endsWith('.spill'))).toEqual([]);
-    expect(await waitFor(async () => (await openConnections(bigScratch!.name)) === 0, 5000)).toBe(true);
-  });
+  it('releases every connection and removes every temp file on abort', () =>
+    readingAhead(async () => {
+      const path = dir.file('aborted-pg.csv');
+      const controller = new AbortController();
+      const running = runPipeline(await bundledPipeline('export-csv'), { database: bigScratch!.url, output: slowFileOutput(path, 2), parallel: 4, signal: controller.signal });
+      expect(await waitFor(() => readdirSync(dir.path).some((f) => f.endsWith('.spill')), 20_000)).toBe(true);
+      expect(await openConnections(bigScratch!.name)).toBeGreaterThanOrEqual(1);
+      controller.abort();
+      await expect(running).rejects.toMatchObject({ code: 'ABORTED' });
+      expect(readdirSync(dir.path).filter((f) => f.startsWith('aborted-pg.csv') || f.endsWith('.spill'))).toEqual([]);
+      expect(await waitFor(async () => (await openConnections(bigScratch!.name)) === 0, 5000)).toBe(true);
+    }));
 });
 
 /** This process's threads (a worker thread is one). */
@@ -269,18 +282,19 @@ describe('parallel SQLite export abort', () => {
   it.each([
     ['export-csv', 'csv'],
     ['export-xlsx', 'xlsx'],
-  ])('%s: ends every worker and removes every temp file on abort', async (name, extension) => {
-    // Warm up: the thread pool and a worker's platform threads exist before counting.
-    await exportFile('export-all-barcodes', sqliteUrl, {}, 2);
-    const before = threads();
-    const path = dir.file(`aborted-sqlite.${extension}`);
-    const controller = new AbortController();
-    const running = runPipeline(await bundledPipeline(name), { database: bigSqliteUrl, output: slowFileOutput(path, 2), parallel: 4, signal: controller.signal });
-    expect(await waitFor(() => readdirSync(dir.path).some((f) => f.endsWith('.spill')), 20_000)).toBe(true);
-    expect(threads()).toBeGreaterThan(before);
-    controller.abort();
-    await expect(running).rejects.toMatchObject({ code: 'ABORTED' });
-    expect(readdirSync(dir.path).filter((f) => f.startsWith('aborted-sqlite') || f.endsWith('.spill'))).toEqual([]);
-    expect(await waitFor(() => threads() <= before, 5000)).toBe(true);
-  });
+  ])('%s: ends every worker and removes every temp file on abort', (name, extension) =>
+    readingAhead(async () => {
+      // Warm up: the thread pool and a worker's platform threads exist before counting.
+      await exportFile('export-all-barcodes', sqliteUrl, {}, 2);
+      const before = threads();
+      const path = dir.file(`aborted-sqlite.${extension}`);
+      const controller = new AbortController();
+      const running = runPipeline(await bundledPipeline(name), { database: bigSqliteUrl, output: slowFileOutput(path, 2), parallel: 4, signal: controller.signal });
+      expect(await waitFor(() => readdirSync(dir.path).some((f) => f.endsWith('.spill')), 20_000)).toBe(true);
+      expect(threads()).toBeGreaterThan(before);
+      controller.abort();
+      await expect(running).rejects.toMatchObject({ code: 'ABORTED' });
+      expect(readdirSync(dir.path).filter((f) => f.startsWith('aborted-sqlite') || f.endsWith('.spill'))).toEqual([]);
+      expect(await waitFor(() => threads() <= before, 5000)).toBe(true);
+    }));
 });
