@@ -124,9 +124,10 @@ async function* chunksOf(source: Readable, waiting: () => () => void): AsyncGene
 }
 
 /**
- * One part of the output. Until its turn it is read ahead (so its reader never waits on the
- * parts before it): into memory up to a bound, then into a spill file. On its turn it gives back
- * what it holds, in order, then the rest of its source as that comes.
+ * One part of the output. Until its turn it is read ahead (so its reader need not wait on the
+ * parts before it): into memory up to a bound, then into a spill file as far as it is allowed
+ * (see AssemblyOptions.readAhead), else it waits at the bound. On its turn it gives back what it
+ * holds, in order, then the rest of its source as that comes.
  */
 class Part {
   readonly #memory: Buffer[] = [];
@@ -229,12 +230,7 @@ class Part {
       }
       if (this.#ended) return;
     }
-    yield* this.#rest(waiting);
-  }
-
-  /** The source's bytes as they come, saying when it makes us wait. */
-  #rest(waiting: () => () => void): AsyncGenerator<Buffer> {
-    return chunksOf(this.source, waiting);
+    yield* chunksOf(this.source, waiting);
   }
 
   /** Stops the source (releasing what it holds) and removes the spill file; resolves once the source has closed. */
@@ -257,9 +253,9 @@ class Part {
 
 /**
  * N streams of bytes written as one, in order: the first streams straight through, the later
- * ones are read at the same time and held (bounded memory, then a spill file each) until their
- * turn. Any part's failure, or destroying the assembly, stops every part and removes every
- * spill file before the assembly closes.
+ * ones are read at the same time and held (bounded memory, then a spill file each, as far as
+ * `readAhead` allows) until their turn. Any part's failure, or destroying the assembly, stops
+ * every part and removes every spill file before the assembly closes.
  */
 export class OrderedAssembly extends Readable {
   readonly #parts: Part[];
