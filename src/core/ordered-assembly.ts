@@ -4,6 +4,7 @@ import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { finished } from 'node:stream/promises';
+import { SluiceError } from './errors.ts';
 
 export interface AssemblyOptions {
   /** Where waiting parts spill (beside the output's part file, so on the same disk). */
@@ -29,11 +30,12 @@ const READ_AHEAD_MODES: readonly string[] = ['idle', 'always', 'never'] satisfie
 
 const DEFAULT_MEMORY_BYTES = 1024 * 1024;
 
-/** AssemblyOptions.readAhead's default: SLUICE_READ_AHEAD if set, else by the machine's cores. */
-function readAheadByDefault(): ReadAhead {
+/** AssemblyOptions.readAhead's default: SLUICE_READ_AHEAD if set (a USAGE error if unknown), else by the machine's cores. */
+export function readAheadByDefault(): ReadAhead {
   const asked = process.env.SLUICE_READ_AHEAD;
-  if (asked !== undefined && READ_AHEAD_MODES.includes(asked)) return asked as ReadAhead;
-  return availableParallelism() > 2 ? 'idle' : 'never';
+  if (asked === undefined || asked === '') return availableParallelism() > 2 ? 'idle' : 'never';
+  if (READ_AHEAD_MODES.includes(asked)) return asked as ReadAhead;
+  throw new SluiceError('USAGE', `SLUICE_READ_AHEAD must be one of ${READ_AHEAD_MODES.join(', ')}, not "${asked}"; unset it for the default.`);
 }
 
 /**
@@ -116,6 +118,8 @@ async function* chunksOf(source: Readable, waiting: () => () => void): AsyncGene
       waited();
     }
   } finally {
+    // Stopped early (the assembly is being destroyed): nothing may flow on unheard.
+    source.pause();
     source.removeListener('data', onData);
     source.removeListener('end', onEnd);
     source.removeListener('close', onClose);
@@ -157,12 +161,14 @@ class Part {
   }
 
   #hold(chunk: Buffer): void {
+    // A chunk a destroyed source still emits: the part is being disposed of, nothing may be created for it.
+    if (!this.#holding) return;
     const bound = this.options.memoryBytes ?? DEFAULT_MEMORY_BYTES;
     if (!this.#spill && (this.#memoryBytes + chunk.length <= bound || this.#allowance <= 0)) {
       this.#memory.push(chunk);
       this.#memoryBytes += chunk.length;
       // At the bound without an allowance: the part waits (one chunk past its bound) instead of spilling.
-      if (this.#memoryBytes >= bound) this.#park();
+      if (this.#memoryBytes >= bound && this.#allowance <= 0) this.#park();
       return;
     }
     this.#allowance -= chunk.length;
@@ -236,6 +242,9 @@ class Part {
   /** Stops the source (releasing what it holds) and removes the spill file; resolves once the source has closed. */
   async dispose(error: Error | null): Promise<void> {
     this.#holding = false;
+    this.source.removeListener('data', this.#onData);
+    this.source.removeListener('end', this.#onEnd);
+    this.source.pause();
     const spill = this.#spill;
     if (spill && !spill.closed) {
       // A spill still opening would create its file after a removal now: remove it once closed.

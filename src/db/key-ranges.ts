@@ -121,9 +121,17 @@ const SAMPLE_ROWS = 100_000;
 /** Fewer matching rows in the sample than this per part (a rare filter): the plan counts instead. */
 const MIN_SAMPLED_PER_PART = 200;
 
-/** The table's row count by its statistics, if it has them and can be sampled (a table, not a view). */
+/**
+ * The table's row count by its statistics, scaled to its size now as PostgreSQL's planner does
+ * (rows per page at the last ANALYZE times the pages it has now: a table loaded since is not
+ * taken for its old size), if it has statistics and can be sampled (a table, not a view).
+ */
 export function tableStatsQuery(source: RangeSource): SqlQuery {
-  return { text: `SELECT reltuples::float8 FROM pg_class WHERE oid = to_regclass($1) AND relkind IN ('r', 'm', 'p')`, values: [quoteIdent(source.table)] };
+  const pagesNow = `pg_relation_size(oid) / current_setting('block_size')::float8`;
+  return {
+    text: `SELECT CASE WHEN relpages > 0 AND reltuples >= 0 THEN reltuples / relpages * ${pagesNow} ELSE reltuples END::float8 FROM pg_class WHERE oid = to_regclass($1) AND relkind IN ('r', 'm', 'p')`,
+    values: [quoteIdent(source.table)],
+  };
 }
 
 /**

@@ -1,6 +1,6 @@
 import { tmpdir } from 'node:os';
 import type { Database } from '../core/database.ts';
-import { type AssemblyOptions, OrderedAssembly } from '../core/ordered-assembly.ts';
+import { type AssemblyOptions, OrderedAssembly, readAheadByDefault } from '../core/ordered-assembly.ts';
 import type { ParamValues } from '../core/params.ts';
 import type { EncodedStream, SqlEncoding, StageContext } from '../core/types.ts';
 import type { EncodedParts, PartsRequest } from './parallel-parts.ts';
@@ -52,9 +52,11 @@ class ParallelExport extends OrderedAssembly implements EncodedStream {
  * in the debug log). Either way the run's summary notes the readers and why.
  */
 export async function openParallelExport(db: Database, spec: SelectSpec, ctx: StageContext, encoding: SqlEncoding, uniqueKey: boolean): Promise<EncodedStream | undefined> {
+  // Settled before any reader opens: a mistaken setting must not leave readers behind.
+  const readAhead = readAheadByDefault();
   const planned = await openEncodedParts(db, spec, ctx.params, encoding, { parallel: ctx.parallel ?? 1, batchSize: ctx.batchSize, uniqueKey });
   ctx.metrics.note('readers', { count: planned.readers, asked: ctx.parallel, reason: planned.reason });
   ctx.logger.debug({ readers: planned.readers }, `${planned.readers} reader(s): ${planned.reason}`);
   if (!planned.parts) return undefined;
-  return new ParallelExport(planned.parts, { spillDir: ctx.spillDir ?? tmpdir(), spillPrefix: 'sluice-export' }, planned.reason);
+  return new ParallelExport(planned.parts, { spillDir: ctx.spillDir ?? tmpdir(), spillPrefix: 'sluice-export', readAhead }, planned.reason);
 }

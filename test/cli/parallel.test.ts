@@ -1,5 +1,5 @@
 import { type ChildProcess, execFileSync } from 'node:child_process';
-import { createReadStream, readFileSync, readdirSync } from 'node:fs';
+import { createReadStream, existsSync, readFileSync, readdirSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sluice } from '../support/cli.ts';
 import { scratchDir } from '../support/sqlite.ts';
@@ -38,6 +38,14 @@ describe('sluice run --parallel', () => {
     const { code, stderr } = await sluice(['run', 'export-csv', '--db', db, '--out', dir.file('x.csv'), '--parallel', '0']);
     expect(code).toBe(2);
     expect(stderr).toMatch(/--parallel/);
+  });
+
+  it('refuses an unknown SLUICE_READ_AHEAD before any reader starts, and leaves no file', async () => {
+    const out = dir.file('read-ahead.csv');
+    const { code, stderr } = await sluice(['run', 'export-csv', '--db', db, '--out', out, '--parallel', '2'], { env: { SLUICE_READ_AHEAD: 'sometimes' } });
+    expect(code).toBe(2);
+    expect(stderr.toString()).toContain('SLUICE_READ_AHEAD must be one of idle, always, never, not "sometimes"');
+    expect(existsSync(out)).toBe(false);
   });
 
   it('describes which pipelines can read in parallel', async () => {

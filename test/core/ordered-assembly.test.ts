@@ -116,10 +116,25 @@ describe('ordered assembly', () => {
     expect(held).toBeLessThanOrEqual(21_000);
   });
 
+  it('with read-ahead always, reads later parts to their ends while the first trickles, a bound filled exactly or not', async () => {
+    for (const memoryBytes of [20_000, 20_500]) {
+      const later = [part('b', 300), part('c', 300)];
+      let read: number[] = [];
+      const sink = new Writable({
+        write(chunk: Buffer, _encoding, callback) {
+          if (read.length === 0 && chunk.subarray(0, 1).toString() === 'b') read = later.map((p) => p.chunksRead());
+          callback();
+        },
+      });
+      await pipeline(new OrderedAssembly([part('a', 20, { delayMs: 5 }), ...later], { spillDir: dir.path, memoryBytes, readAhead: 'always' }), sink);
+      expect(read).toEqual([300, 300]);
+    }
+  });
+
   it('reads ahead in proportion to the time it waits on the part being written', async () => {
-    /** How many chunks each later part had read when the first part ended. */
+    /** How many chunks (of 10,000 bytes) each later part had read when the first part ended. */
     const readAhead = async (first: Readable): Promise<number[]> => {
-      const later = [part('b', 3000), part('c', 3000)];
+      const later = [part('b', 300, { size: 10_000 }), part('c', 300, { size: 10_000 })];
       let read: number[] = [];
       const sink = new Writable({
         write(chunk: Buffer, _encoding, callback) {
@@ -130,15 +145,15 @@ describe('ordered assembly', () => {
           else callback();
         },
       });
-      await pipeline(new OrderedAssembly([first, ...later], { spillDir: dir.path, memoryBytes: 20_000, readAhead: 'idle' }), sink);
+      await pipeline(new OrderedAssembly([first, ...later], { spillDir: dir.path, memoryBytes: 100_000, readAhead: 'idle' }), sink);
       return read;
     };
     // 30 waits of 5 ms: enough for every chunk of both (100 KB a millisecond).
-    expect(await readAhead(part('a', 30, { delayMs: 5 }))).toEqual([3000, 3000]);
-    // A first part that is always ready (the output is the slow side): the bound (20 chunks) and what a few moments without a chunk buy.
+    expect(await readAhead(part('a', 30, { delayMs: 5 }))).toEqual([300, 300]);
+    // A first part that is always ready (the output is the slow side): the bound (10 chunks) and what a few moments without a chunk buy.
     const ready = await readAhead(part('a', 100));
-    expect(Math.max(...ready)).toBeGreaterThanOrEqual(20);
-    expect(Math.max(...ready)).toBeLessThan(300);
+    expect(Math.min(...ready)).toBeGreaterThanOrEqual(10);
+    expect(Math.max(...ready)).toBeLessThan(150);
   });
 
   it('fails as a whole when a later part fails: every part stopped, no spill file left', async () => {
@@ -169,6 +184,17 @@ describe('ordered assembly', () => {
     await sleep(20);
     expect(parts.every((p) => p.destroyed)).toBe(true);
     expect(leftovers()).toEqual([]);
+  });
+
+  it('refuses a SLUICE_READ_AHEAD it does not know, naming the ones it does', () => {
+    const before = process.env.SLUICE_READ_AHEAD;
+    process.env.SLUICE_READ_AHEAD = 'IDLE';
+    try {
+      expect(() => new OrderedAssembly([part('a', 1)], { spillDir: dir.path })).toThrow(/SLUICE_READ_AHEAD must be one of idle, always, never, not "IDLE"/);
+    } finally {
+      if (before === undefined) delete process.env.SLUICE_READ_AHEAD;
+      else process.env.SLUICE_READ_AHEAD = before;
+    }
   });
 
   it('reports a part that failed before the assembly started', async () => {

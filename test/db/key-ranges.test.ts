@@ -216,6 +216,15 @@ describe.skipIf(!pgUp)('PostgreSQL', () => {
       expect(Math.max(...counts)).toBeLessThanOrEqual(1.5 * Math.min(...counts));
     });
 
+    it('takes a table grown since its last ANALYZE for its size now', async () => {
+      await db.exec(`CREATE TABLE grown (id bigint PRIMARY KEY);
+        INSERT INTO grown SELECT i FROM generate_series(1, 1000) AS i;
+        ANALYZE grown;
+        INSERT INTO grown SELECT i FROM generate_series(1001, 150000) AS i`);
+      const planned = await planKeyRanges((q) => db.query(q), 'postgres', { table: 'grown', key: 'id', values: [] }, 2);
+      expect(planned.sampled).toBe(true);
+    });
+
     it('counts instead where a sample cannot serve: a limit, a rare filter', async () => {
       expect((await plan({ limit: 100_000 }, 2)).sampled).toBeUndefined();
       const rare = await plan({ where: '"id" < $1', values: [-139_000] }, 2);
