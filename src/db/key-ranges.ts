@@ -113,9 +113,9 @@ export function rangesFromTiles(tiles: readonly TileRow[], options: { readonly c
  * PostgreSQL tables of at least this many rows (by their statistics) are planned from a sample
  * of their keys: counting the matching rows and walking the key to each bound reads them all,
  * several times over (1,000,000 tickets: 0.1-0.15 s unfiltered, 1.3 s in 2 ranges and 2.0 s in 4
- * with a text search), where a sample reads a few hundred pages (~15 ms).
+ * with a text search), where a sample reads a tenth of its pages (30-90 ms).
  */
-export const SAMPLE_ABOVE_ROWS = 100_000;
+const SAMPLE_ABOVE_ROWS = 100_000;
 /** Rows the sample reads (in whole pages), whatever the table's size: 1,000,000 tickets split within 8% in 30-60 ms (30,000: 13%; 300,000: 3% in 120 ms). */
 const SAMPLE_ROWS = 100_000;
 /** Fewer matching rows in the sample than this per part (a rare filter): the plan counts instead. */
@@ -126,7 +126,7 @@ const MIN_SAMPLED_PER_PART = 200;
  * (rows per page at the last ANALYZE times the pages it has now: a table loaded since is not
  * taken for its old size), if it has statistics and can be sampled (a table, not a view).
  */
-export function tableStatsQuery(source: RangeSource): SqlQuery {
+function tableStatsQuery(source: RangeSource): SqlQuery {
   const pagesNow = `pg_relation_size(oid) / current_setting('block_size')::float8`;
   return {
     text: `SELECT CASE WHEN relpages > 0 AND reltuples >= 0 THEN reltuples / relpages * ${pagesNow} ELSE reltuples END::float8 FROM pg_class WHERE oid = to_regclass($1) AND relkind IN ('r', 'm', 'p')`,
@@ -139,7 +139,7 @@ export function tableStatsQuery(source: RangeSource): SqlQuery {
  * sampled rows' count, the keys at each part's share of them (as text, in a JSON array), and
  * the key's type. The keys come from the data, so skewed and sparse keys balance as in the count.
  */
-export function sampleQuery(source: RangeSource, parts: number, percent: number): SqlQuery {
+function sampleQuery(source: RangeSource, parts: number, percent: number): SqlQuery {
   if (!(percent > 0 && percent <= 100)) throw new SluiceError('INTERNAL', `A sample must be of more than 0 and at most 100 percent, not ${percent}.`);
   const p = integerLiteral(parts, 'The number of parts');
   const key = quoteIdent(source.key);
