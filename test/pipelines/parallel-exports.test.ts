@@ -9,6 +9,7 @@ import type { Row } from '../../src/core/types.ts';
 import type { RunResult } from '../../src/core/run.ts';
 import type { Pipeline } from '../../src/core/define.ts';
 import { SluiceError } from '../../src/core/errors.ts';
+import type { ReadAhead } from '../../src/core/ordered-assembly.ts';
 import { openDatabase } from '../../src/db/open.ts';
 import { fileOutput } from '../../src/sinks/file-output.ts';
 import { definePipeline } from '../../src/core/define.ts';
@@ -213,10 +214,10 @@ function slowFileOutput(path: string, delayMs: number): ReturnType<typeof fileOu
   };
 }
 
-/** Runs `work` with later parts reading ahead as fast as they can (SLUICE_READ_AHEAD=always), so that they spill whatever the cores. */
-async function readingAhead(work: () => Promise<void>): Promise<void> {
+/** Runs `work` with SLUICE_READ_AHEAD set to `mode` (`always`: later parts spill whatever the cores). */
+async function readingAhead(mode: ReadAhead, work: () => Promise<void>): Promise<void> {
   const before = process.env.SLUICE_READ_AHEAD;
-  process.env.SLUICE_READ_AHEAD = 'always';
+  process.env.SLUICE_READ_AHEAD = mode;
   try {
     await work();
   } finally {
@@ -259,18 +260,23 @@ describe.skipIf(!pgOk)('parallel PostgreSQL export failures', () => {
     expect(await waitFor(async () => (await openConnections(bigScratch!.name)) === 0, 5000)).toBe(true);
   });
 
-  it('releases every connection and removes every temp file on abort', () =>
-    readingAhead(async () => {
-      const path = dir.file('aborted-pg.csv');
+  it.each(['always', 'never'] as const)('releases every connection and removes every temp file on abort, later parts reading ahead: %s', (mode) =>
+    readingAhead(mode, async () => {
+      const path = dir.file(`aborted-pg-${mode}.csv`);
       const controller = new AbortController();
       const running = runPipeline(await bundledPipeline('export-csv'), { database: bigScratch!.url, output: slowFileOutput(path, 2), parallel: 4, signal: controller.signal });
-      expect(await waitFor(() => readdirSync(dir.path).some((f) => f.endsWith('.spill')), 20_000)).toBe(true);
+      // Spilling parts show a spill file; waiting ones, their COPYs held back (the server waiting to write to us) at their memory bound.
+      const heldBack = async () => (await adminQuery("SELECT pid FROM pg_stat_activity WHERE datname = $1 AND query LIKE 'COPY%' AND wait_event = 'ClientWrite'", [bigScratch!.name])).length;
+      const started = async () => (mode === 'always' ? readdirSync(dir.path).some((f) => f.endsWith('.spill')) : (await heldBack()) >= 3);
+      expect(await waitFor(started, 20_000)).toBe(true);
+      if (mode === 'never') expect(readdirSync(dir.path).filter((f) => f.endsWith('.spill'))).toEqual([]);
       expect(await openConnections(bigScratch!.name)).toBeGreaterThanOrEqual(1);
       controller.abort();
       await expect(running).rejects.toMatchObject({ code: 'ABORTED' });
-      expect(readdirSync(dir.path).filter((f) => f.startsWith('aborted-pg.csv') || f.endsWith('.spill'))).toEqual([]);
+      expect(readdirSync(dir.path).filter((f) => f.startsWith(`aborted-pg-${mode}.csv`) || f.endsWith('.spill'))).toEqual([]);
       expect(await waitFor(async () => (await openConnections(bigScratch!.name)) === 0, 5000)).toBe(true);
-    }));
+    }),
+  );
 });
 
 /** This process's threads (a worker thread is one). */
@@ -283,7 +289,7 @@ describe('parallel SQLite export abort', () => {
     ['export-csv', 'csv'],
     ['export-xlsx', 'xlsx'],
   ])('%s: ends every worker and removes every temp file on abort', (name, extension) =>
-    readingAhead(async () => {
+    readingAhead('always', async () => {
       // Warm up: the thread pool and a worker's platform threads exist before counting.
       await exportFile('export-all-barcodes', sqliteUrl, {}, 2);
       const before = threads();
