@@ -265,10 +265,13 @@ describe.skipIf(!pgOk)('parallel PostgreSQL export failures', () => {
       const path = dir.file(`aborted-pg-${mode}.csv`);
       const controller = new AbortController();
       const running = runPipeline(await bundledPipeline('export-csv'), { database: bigScratch!.url, output: slowFileOutput(path, 2), parallel: 4, signal: controller.signal });
-      // Spilling parts show a spill file; waiting ones, their COPYs held back (the server waiting to write to us) at their memory bound.
-      const heldBack = async () => (await adminQuery("SELECT pid FROM pg_stat_activity WHERE datname = $1 AND query LIKE 'COPY%' AND wait_event = 'ClientWrite'", [bigScratch!.name])).length;
-      const started = async () => (mode === 'always' ? readdirSync(dir.path).some((f) => f.endsWith('.spill')) : (await heldBack()) >= 3);
+      // Spilling parts show a spill file. Waiting ones: all four COPYs running and the first part's bytes out, then
+      // time for the later parts (7.5 MB each) to fill their 1 MiB and wait (their COPYs may end in the socket's buffers).
+      const copies = async () => (await adminQuery("SELECT pid FROM pg_stat_activity WHERE datname = $1 AND query LIKE 'COPY%'", [bigScratch!.name])).length;
+      const writing = () => readdirSync(dir.path).some((f) => f.startsWith(`aborted-pg-${mode}.csv.`));
+      const started = async () => (mode === 'always' ? readdirSync(dir.path).some((f) => f.endsWith('.spill')) : (await copies()) >= 4 && writing());
       expect(await waitFor(started, 20_000)).toBe(true);
+      if (mode === 'never') await new Promise((resolve) => setTimeout(resolve, 300));
       if (mode === 'never') expect(readdirSync(dir.path).filter((f) => f.endsWith('.spill'))).toEqual([]);
       expect(await openConnections(bigScratch!.name)).toBeGreaterThanOrEqual(1);
       controller.abort();
