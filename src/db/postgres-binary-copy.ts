@@ -1,6 +1,6 @@
 import type pg from 'pg';
 import type { BinaryCopy } from '../core/database.ts';
-import type { ColumnType, Columns } from '../core/types.ts';
+import type { ColumnType, Columns, SheetEncoding, TextEncoding } from '../core/types.ts';
 import type { PgBinaryCopyTranscoder } from '../format/pg-binary-copy.ts';
 import { type PgBinaryKind, PgBinaryRowsTranscoder } from '../format/pg-binary-rows.ts';
 import { type PgSheetKind, PgBinarySheetTranscoder } from '../format/pg-binary-sheet.ts';
@@ -69,11 +69,25 @@ async function describedTypes(client: Queryable, binary: BinaryCopy): Promise<nu
   return fields.map((f) => f.dataTypeID);
 }
 
-/** Whether binary COPY can stand in for `binary` on this connection (its types and encoding), without building the transcoder. */
-export async function canTranscode(client: Queryable, binary: BinaryCopy): Promise<boolean> {
+/** How binary COPY sends each column of `binary`, for the sheet's transcoder or the text's; undefined where it cannot stand in. */
+type ColumnKinds = { readonly sheet: PgSheetKind[]; readonly encoding: SheetEncoding } | { readonly text: PgBinaryKind[]; readonly encoding: TextEncoding };
+
+/** The columns' kinds on this connection (its types and encoding), or undefined when binary COPY cannot stand in for `binary`. */
+async function columnKinds(client: Queryable, binary: BinaryCopy): Promise<ColumnKinds | undefined> {
   const oids = await describedTypes(client, binary);
-  if (oids === undefined) return false;
-  return kindsOf<PgSheetKind | PgBinaryKind>(binary.encoding.format === 'xlsx-sheet' ? SHEET_TYPES : BINARY_TYPES, binary.columns, oids) !== undefined;
+  if (oids === undefined) return undefined;
+  const { columns, encoding } = binary;
+  if (encoding.format === 'xlsx-sheet') {
+    const sheet = kindsOf(SHEET_TYPES, columns, oids);
+    return sheet && { sheet, encoding };
+  }
+  const text = kindsOf(BINARY_TYPES, columns, oids);
+  return text && { text, encoding };
+}
+
+/** Whether binary COPY can stand in for `binary` on this connection, without building the transcoder. */
+export async function canTranscode(client: Queryable, binary: BinaryCopy): Promise<boolean> {
+  return (await columnKinds(client, binary)) !== undefined;
 }
 
 /**
@@ -82,13 +96,8 @@ export async function canTranscode(client: Queryable, binary: BinaryCopy): Promi
  * allow; else undefined, and the text COPY runs (a sheet's rows take the row path).
  */
 export async function binaryTranscoder(client: Queryable, binary: BinaryCopy): Promise<PgBinaryCopyTranscoder | undefined> {
-  const oids = await describedTypes(client, binary);
-  if (oids === undefined) return undefined;
-  const { columns, encoding } = binary;
-  if (encoding.format === 'xlsx-sheet') {
-    const kinds = kindsOf(SHEET_TYPES, columns, oids);
-    return kinds && new PgBinarySheetTranscoder(columns, kinds, encoding, binary.sampleRows ?? 1);
-  }
-  const kinds = kindsOf(BINARY_TYPES, columns, oids);
-  return kinds && new PgBinaryRowsTranscoder(columns, kinds, encoding);
+  const kinds = await columnKinds(client, binary);
+  if (kinds === undefined) return undefined;
+  if ('sheet' in kinds) return new PgBinarySheetTranscoder(binary.columns, kinds.sheet, kinds.encoding, binary.sampleRows ?? 1);
+  return new PgBinaryRowsTranscoder(binary.columns, kinds.text, kinds.encoding);
 }
