@@ -182,8 +182,7 @@ export class AtomicFileWriter extends Writable {
 
   async #commit(): Promise<void> {
     const handle = this.#handle!;
-    await this.#flush!.settle();
-    await handle.datasync();
+    await this.#flush!.sync();
     await handle.close();
     this.#handle = undefined;
     await rename(this.partPath!, this.#target.path);

@@ -35,9 +35,15 @@ export class BackgroundFlush {
     );
   }
 
-  /** Waits for the sync under way; throws if any failed. Before the final sync and before closing the file. */
+  /** Waits for the sync under way; throws if any failed. Before closing the file. */
   async settle(): Promise<void> {
     await this.#running;
     if (this.#error) throw this.#error;
+  }
+
+  /** Every byte written so far on disk: the sync under way settled, then one more for the tail. */
+  async sync(): Promise<void> {
+    await this.settle();
+    await this.handle.datasync();
   }
 }

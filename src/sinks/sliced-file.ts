@@ -77,8 +77,7 @@ export class SlicedFile implements SlicedOutput {
     // The length now, at the slice's end: the next slice may be writing while this syncs.
     const bytes = this.#at.position;
     // The bytes first: a checkpoint must never point past what is on disk.
-    await this.#flush.settle();
-    await this.#handle!.datasync();
+    await this.#flush.sync();
     await this.#save(position, bytes);
   }
 
@@ -100,8 +99,7 @@ export class SlicedFile implements SlicedOutput {
     const handle = this.#handle!;
     this.#handle = undefined;
     try {
-      await this.#flush.settle();
-      await handle.datasync();
+      await this.#flush.sync();
     } finally {
       await handle.close();
     }

@@ -58,6 +58,21 @@ describe('BackgroundFlush', () => {
     await file.handle.close();
   });
 
+  it('sync waits for the sync under way, then syncs the tail once more', async () => {
+    const file = await countedFile();
+    const flush = new BackgroundFlush(file.handle, 1000);
+    flush.written(1000);
+    let synced = false;
+    const syncing = flush.sync().then(() => (synced = true));
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    // Still held: the final sync must not start before the background one ends.
+    expect([synced, file.syncs()]).toEqual([false, 1]);
+    file.release();
+    await syncing;
+    expect(file.syncs()).toBe(2);
+    await file.handle.close();
+  });
+
   it('a failed sync fails the file at settle, and at every settle after', async () => {
     const file = await countedFile({ fail: true });
     const flush = new BackgroundFlush(file.handle, 10);
@@ -65,6 +80,8 @@ describe('BackgroundFlush', () => {
     file.release();
     await expect(flush.settle()).rejects.toThrow(/EIO/);
     await expect(flush.settle()).rejects.toThrow(/EIO/);
+    await expect(flush.sync()).rejects.toThrow(/EIO/);
+    expect(file.syncs()).toBe(1);
     await file.handle.close();
   });
 });
